@@ -1,0 +1,363 @@
+//! The sans-IO decoder: bytes in, [`Decoded`] items out, no sockets anywhere.
+//!
+//! Feed it any split of a byte stream (ENC-3); each call to [`Decoder::decode`] either
+//! consumes one item from the front of the buffer, asks for more bytes (`Ok(None)`), or
+//! reports a [`DecodeError`] that carries the ERROR reason token the server answers with.
+//! Relayed file bodies are handed out as runs of bytes as they arrive, never buffered whole.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::{
+    escape_bytes, FileHeader, Frame, Name, Reason, MAX_FILENAME, MAX_IP, OP_ACK, OP_ERROR, OP_FILE,
+    OP_LIST, OP_MSG,
+};
+
+/// Which side of the connection produced the bytes being decoded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Direction {
+    /// Bytes a client sends: starts with the 4-byte login, LIST is a bare opcode.
+    ClientToServer,
+    /// Bytes a server sends: LIST carries the client list text.
+    ServerToClient,
+}
+
+/// Size limits the decoder enforces, so that no declared or unterminated length can make a
+/// receiver buffer without bound (ROB-3).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Longest MSG text (and client ERROR text) before its terminator (LIM-1, DEC-5).
+    pub max_text: usize,
+    /// Longest LIST reply or server ERROR text a client accepts (DEC-13).
+    pub max_server_text: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_text: 65_535,
+            max_server_text: 16 << 20,
+        }
+    }
+}
+
+/// One unit of decoded input.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Decoded {
+    /// The 4 login bytes a client sends first (NAME-1), not yet validated.
+    Login(Name),
+    /// A complete frame. A relay-mode FILE header is followed by its body as [`Decoded::Body`].
+    Frame(Frame),
+    /// A run of relayed body bytes; `remaining` is how many body bytes are still to come.
+    Body { data: Bytes, remaining: u64 },
+}
+
+/// Why a byte stream cannot be decoded any further. The stream is unrecoverable after it.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+#[error("{reason}: {detail} ({rule})")]
+pub struct DecodeError {
+    /// The ERROR reason token a server answers with.
+    pub reason: Reason,
+    /// What was wrong, for humans.
+    pub detail: String,
+    /// The ID of the rule the input broke.
+    pub rule: &'static str,
+}
+
+impl DecodeError {
+    fn new(reason: Reason, rule: &'static str, detail: impl Into<String>) -> Self {
+        DecodeError {
+            reason,
+            detail: detail.into(),
+            rule,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum State {
+    Login,
+    Frames,
+    Body { remaining: u64 },
+}
+
+/// Incremental decoder for one direction of one connection.
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    direction: Direction,
+    limits: Limits,
+    state: State,
+    /// No `0x00` lies in the buffer before this offset past the last terminator found; saves
+    /// rescanning a long unterminated string on every read.
+    scanned: usize,
+}
+
+impl Decoder {
+    /// A decoder for what a server reads from a client: login first, then frames.
+    pub fn client_to_server(limits: Limits) -> Self {
+        Decoder::new(Direction::ClientToServer, limits, State::Login)
+    }
+
+    /// A decoder for what a client reads from a server.
+    pub fn server_to_client(limits: Limits) -> Self {
+        Decoder::new(Direction::ServerToClient, limits, State::Frames)
+    }
+
+    /// A decoder of client frames that does not expect the login bytes (they were consumed
+    /// elsewhere, or a test feeds frames only).
+    pub fn client_frames(limits: Limits) -> Self {
+        Decoder::new(Direction::ClientToServer, limits, State::Frames)
+    }
+
+    fn new(direction: Direction, limits: Limits, state: State) -> Self {
+        Decoder {
+            direction,
+            limits,
+            state,
+            scanned: 0,
+        }
+    }
+
+    /// The direction this decoder reads.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// Body bytes still expected after the last FILE header, if inside a relayed body.
+    pub fn body_remaining(&self) -> Option<u64> {
+        match self.state {
+            State::Body { remaining } => Some(remaining),
+            _ => None,
+        }
+    }
+
+    /// True when the decoder is between items with nothing partial to finish: a stream that
+    /// ends here ended cleanly.
+    pub fn at_boundary(&self, buf: &[u8]) -> bool {
+        buf.is_empty() && matches!(self.state, State::Frames | State::Login)
+    }
+
+    /// Decodes the next item from the front of `buf`, consuming exactly its bytes.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, DecodeError> {
+        match self.state {
+            State::Login => {
+                if buf.len() < 4 {
+                    return Ok(None);
+                }
+                let name = Name([buf[0], buf[1], buf[2], buf[3]]);
+                buf.advance(4);
+                self.state = State::Frames;
+                Ok(Some(Decoded::Login(name)))
+            }
+            State::Body { remaining } => {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let n = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
+                let data = buf.split_to(n).freeze();
+                let remaining = remaining - n as u64;
+                self.state = if remaining == 0 {
+                    State::Frames
+                } else {
+                    State::Body { remaining }
+                };
+                Ok(Some(Decoded::Body { data, remaining }))
+            }
+            State::Frames => {
+                let Some((frame, len)) = self.parse_frame(buf)? else {
+                    return Ok(None);
+                };
+                buf.advance(len);
+                self.scanned = 0;
+                if let Frame::File(h) = &frame {
+                    if h.is_relay() && h.size > 0 {
+                        self.state = State::Body { remaining: h.size };
+                    }
+                }
+                Ok(Some(Decoded::Frame(frame)))
+            }
+        }
+    }
+
+    /// Parses a frame at the start of `buf` without consuming; returns it and its length.
+    fn parse_frame(&mut self, buf: &[u8]) -> Result<Option<(Frame, usize)>, DecodeError> {
+        if buf.len() < 2 {
+            return Ok(None);
+        }
+        let opcode = u16::from_be_bytes([buf[0], buf[1]]);
+        let mut cur = Cursor { pos: 2 };
+        let frame = match opcode {
+            OP_MSG => {
+                let Some(name) = cur.name(buf) else {
+                    return Ok(None);
+                };
+                let max = self.limits.max_text;
+                let Some(text) = self.cstring(buf, &mut cur, max, too_large("MSG text"))? else {
+                    return Ok(None);
+                };
+                Frame::Msg { name, text }
+            }
+            OP_FILE => {
+                let Some(name) = cur.name(buf) else {
+                    return Ok(None);
+                };
+                let long_name = |n| {
+                    DecodeError::new(
+                        Reason::Malformed,
+                        "FILE-6",
+                        format!("filename has no terminator within {n} bytes (max {MAX_FILENAME})"),
+                    )
+                };
+                let Some(filename) = self.cstring(buf, &mut cur, MAX_FILENAME, long_name)? else {
+                    return Ok(None);
+                };
+                check_filename(&filename)?;
+                let Some(fixed) = cur.take(buf, 12) else {
+                    return Ok(None);
+                };
+                let size = u64::from_be_bytes(fixed[..8].try_into().expect("8 bytes"));
+                let port = u32::from_be_bytes(fixed[8..].try_into().expect("4 bytes"));
+                if port > 65_535 {
+                    return Err(DecodeError::new(
+                        Reason::Malformed,
+                        "FILE-4",
+                        format!("port {port} is above 65535"),
+                    ));
+                }
+                let long_ip = |n| {
+                    DecodeError::new(
+                        Reason::Malformed,
+                        "FILE-1",
+                        format!("ip has no terminator within {n} bytes (max {MAX_IP})"),
+                    )
+                };
+                let Some(ip) = self.cstring(buf, &mut cur, MAX_IP, long_ip)? else {
+                    return Ok(None);
+                };
+                Frame::File(FileHeader {
+                    name,
+                    filename,
+                    size,
+                    port,
+                    ip,
+                })
+            }
+            OP_LIST => match self.direction {
+                Direction::ClientToServer => Frame::ListRequest,
+                Direction::ServerToClient => {
+                    let max = self.limits.max_server_text;
+                    let Some(text) = self.cstring(buf, &mut cur, max, too_large("LIST text"))?
+                    else {
+                        return Ok(None);
+                    };
+                    Frame::ListReply { text }
+                }
+            },
+            OP_ACK => {
+                let long = |n| {
+                    DecodeError::new(
+                        Reason::Malformed,
+                        "ACK-1",
+                        format!(
+                            "ACK filename has no terminator within {n} bytes (max {MAX_FILENAME})"
+                        ),
+                    )
+                };
+                let Some(filename) = self.cstring(buf, &mut cur, MAX_FILENAME, long)? else {
+                    return Ok(None);
+                };
+                Frame::Ack { filename }
+            }
+            OP_ERROR => {
+                let max = match self.direction {
+                    Direction::ClientToServer => self.limits.max_text,
+                    Direction::ServerToClient => self.limits.max_server_text,
+                };
+                let Some(text) = self.cstring(buf, &mut cur, max, too_large("ERROR text"))? else {
+                    return Ok(None);
+                };
+                Frame::Error { text }
+            }
+            other => {
+                return Err(DecodeError::new(
+                    Reason::BadOpcode,
+                    "ERR-2",
+                    format!("opcode {other:#06x} is not one of 1..=5"),
+                ))
+            }
+        };
+        Ok(Some((frame, cur.pos)))
+    }
+
+    /// Reads a `0x00`-terminated string of at most `max` bytes at the cursor.
+    fn cstring(
+        &mut self,
+        buf: &[u8],
+        cur: &mut Cursor,
+        max: usize,
+        too_long: impl FnOnce(usize) -> DecodeError,
+    ) -> Result<Option<Bytes>, DecodeError> {
+        let start = cur.pos;
+        let window_end = buf.len().min(start.saturating_add(max).saturating_add(1));
+        let from = self.scanned.max(start).min(window_end);
+        match buf[from..window_end].iter().position(|&b| b == 0) {
+            Some(i) => {
+                let end = from + i;
+                cur.pos = end + 1;
+                Ok(Some(Bytes::copy_from_slice(&buf[start..end])))
+            }
+            None if window_end - start > max => Err(too_long(max)),
+            None => {
+                self.scanned = window_end;
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn too_large(what: &'static str) -> impl FnOnce(usize) -> DecodeError {
+    move |max| {
+        DecodeError::new(
+            Reason::TooLarge,
+            "LIM-1",
+            format!("{what} has no terminator within {max} bytes"),
+        )
+    }
+}
+
+/// FILE-6: 1..=255 bytes (length is checked while scanning), no `/` or `\`, not `.` or `..`.
+pub fn check_filename(name: &[u8]) -> Result<(), DecodeError> {
+    let bad = |why: &str| {
+        Err(DecodeError::new(
+            Reason::Malformed,
+            "FILE-6",
+            format!("filename \"{}\" {why}", escape_bytes(name)),
+        ))
+    };
+    if name.is_empty() {
+        return bad("is empty");
+    }
+    if name.contains(&b'/') || name.contains(&b'\\') {
+        return bad("contains a path separator");
+    }
+    if name == b"." || name == b".." {
+        return bad("is a relative directory name");
+    }
+    Ok(())
+}
+
+struct Cursor {
+    pos: usize,
+}
+
+impl Cursor {
+    fn take<'a>(&mut self, buf: &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let out = buf.get(self.pos..self.pos + n)?;
+        self.pos += n;
+        Some(out)
+    }
+
+    fn name(&mut self, buf: &[u8]) -> Option<Name> {
+        self.take(buf, 4)
+            .map(|b| Name(b.try_into().expect("4 bytes")))
+    }
+}

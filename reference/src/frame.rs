@@ -1,0 +1,291 @@
+//! Typed MSRP frames (strict profile, `SPEC.md`) and their encoding.
+//!
+//! One [`Frame`] type serves both directions: the meaning of the 4-byte name in MSG and FILE
+//! frames depends on who sends it (recipient when a client sends, sender when the server
+//! forwards — MSG-2, FILE-3), and LIST is a bare request one way and a text reply the other.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Opcode of a text message (MSG-1).
+pub const OP_MSG: u16 = 1;
+/// Opcode of a file header (FILE-1).
+pub const OP_FILE: u16 = 2;
+/// Opcode of a client-list request or reply (LIST-1, LIST-2).
+pub const OP_LIST: u16 = 3;
+/// Opcode of a file acknowledgement (ACK-1).
+pub const OP_ACK: u16 = 4;
+/// Opcode of an error (ERR-1).
+pub const OP_ERROR: u16 = 5;
+
+/// Longest filename a FILE header or ACK may carry (FILE-6).
+pub const MAX_FILENAME: usize = 255;
+/// Longest textual address a FILE header may carry (FILE-1).
+pub const MAX_IP: usize = 45;
+
+/// A 4-byte client name as it appears on the wire; validity is checked by [`Name::is_valid`]
+/// because a frame may legitimately *address* an invalid name (it is simply unknown).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(pub [u8; 4]);
+
+impl Name {
+    /// A valid login name: exactly 4 bytes in `0x21..=0x7E` (NAME-1).
+    pub fn is_valid(&self) -> bool {
+        self.0.iter().all(|b| (0x21..=0x7e).contains(b))
+    }
+
+    /// Parses a user-typed name, requiring it to be a valid login name.
+    pub fn parse(s: &str) -> Result<Name, NameError> {
+        let bytes: [u8; 4] = s
+            .as_bytes()
+            .try_into()
+            .map_err(|_| NameError(s.escape_debug().to_string()))?;
+        let name = Name(bytes);
+        if name.is_valid() {
+            Ok(name)
+        } else {
+            Err(NameError(s.escape_debug().to_string()))
+        }
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 4] {
+        &self.0
+    }
+}
+
+/// A string that is not a valid 4-byte MSRP name.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid name \"{0}\": a name is exactly 4 printable ASCII bytes without spaces (NAME-1)")]
+pub struct NameError(pub String);
+
+impl std::str::FromStr for Name {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Name::parse(s)
+    }
+}
+
+impl fmt::Display for Name {
+    /// Printable bytes as they are, others as `\xNN`, so hostile names cannot hide.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&escape_bytes(&self.0))
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// The header of a file transfer (FILE-1, FILE-3). `port == 0` is relay mode (FILE-2), any
+/// other port is a P2P offer (FILE-4).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct FileHeader {
+    /// Recipient (client → server) or sender (server → client).
+    pub name: Name,
+    pub filename: Bytes,
+    pub size: u64,
+    pub port: u32,
+    pub ip: Bytes,
+}
+
+impl FileHeader {
+    /// True when the body travels through the server after this header (FILE-2).
+    pub fn is_relay(&self) -> bool {
+        self.port == 0
+    }
+}
+
+/// One MSRP frame, in either direction.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Frame {
+    /// `0x0001 | name[4] | text 0x00` — name is the recipient (client → server) or the sender
+    /// (server → client).
+    Msg { name: Name, text: Bytes },
+    /// `0x0002 | name[4] | filename 0x00 | size u64 | port u32 | ip 0x00`; in relay mode
+    /// `size` body bytes follow, which the decoder hands out separately.
+    File(FileHeader),
+    /// `0x0003` alone: a client asks for the client list.
+    ListRequest,
+    /// `0x0003 | text 0x00`: the server's client list (LIST-2).
+    ListReply { text: Bytes },
+    /// `0x0004 | filename 0x00`.
+    Ack { filename: Bytes },
+    /// `0x0005 | text 0x00`, text = `reason: detail` when the server sends it (ERR-1).
+    Error { text: Bytes },
+}
+
+impl Frame {
+    /// An ERROR frame with its reason token and a human-readable detail.
+    pub fn error(reason: Reason, detail: impl fmt::Display) -> Frame {
+        Frame::Error {
+            text: Bytes::from(format!("{}: {detail}", reason.as_str()).replace('\0', "\\0")),
+        }
+    }
+
+    /// The opcode this frame is sent with.
+    pub fn opcode(&self) -> u16 {
+        match self {
+            Frame::Msg { .. } => OP_MSG,
+            Frame::File(_) => OP_FILE,
+            Frame::ListRequest | Frame::ListReply { .. } => OP_LIST,
+            Frame::Ack { .. } => OP_ACK,
+            Frame::Error { .. } => OP_ERROR,
+        }
+    }
+
+    /// Number of bytes [`Frame::encode`] writes.
+    pub fn encoded_len(&self) -> usize {
+        2 + match self {
+            Frame::Msg { text, .. } => 4 + text.len() + 1,
+            Frame::File(h) => 4 + h.filename.len() + 1 + 8 + 4 + h.ip.len() + 1,
+            Frame::ListRequest => 0,
+            Frame::ListReply { text } | Frame::Error { text } => text.len() + 1,
+            Frame::Ack { filename } => filename.len() + 1,
+        }
+    }
+
+    /// Appends the frame's bytes. The encoder trusts its input: variable fields must not
+    /// contain `0x00` (ENC-2); [`Frame::validate`] checks that for untrusted frames.
+    pub fn encode(&self, dst: &mut BytesMut) {
+        dst.reserve(self.encoded_len());
+        dst.put_u16(self.opcode());
+        match self {
+            Frame::Msg { name, text } => {
+                dst.put_slice(&name.0);
+                put_cstring(dst, text);
+            }
+            Frame::File(h) => {
+                dst.put_slice(&h.name.0);
+                put_cstring(dst, &h.filename);
+                dst.put_u64(h.size);
+                dst.put_u32(h.port);
+                put_cstring(dst, &h.ip);
+            }
+            Frame::ListRequest => {}
+            Frame::ListReply { text } | Frame::Error { text } => put_cstring(dst, text),
+            Frame::Ack { filename } => put_cstring(dst, filename),
+        }
+    }
+
+    /// The frame's bytes as one buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut b = BytesMut::with_capacity(self.encoded_len());
+        self.encode(&mut b);
+        b.freeze()
+    }
+
+    /// Checks that the frame can be encoded faithfully: no `0x00` inside a variable field.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        let fields: [&[u8]; 2] = match self {
+            Frame::Msg { text, .. } => [text, b""],
+            Frame::File(h) => [&h.filename, &h.ip],
+            Frame::ListRequest => [b"", b""],
+            Frame::ListReply { text } | Frame::Error { text } => [text, b""],
+            Frame::Ack { filename } => [filename, b""],
+        };
+        if fields.iter().any(|f| f.contains(&0)) {
+            Err("a variable-length field contains 0x00 (ENC-2)")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn put_cstring(dst: &mut BytesMut, s: &[u8]) {
+    dst.put_slice(s);
+    dst.put_u8(0);
+}
+
+/// The reason token that starts every server ERROR text (ERR-1).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Reason {
+    BadName,
+    NameTaken,
+    ServerFull,
+    UnknownRecipient,
+    BadOpcode,
+    Malformed,
+    TooLarge,
+    UnexpectedAck,
+    TransferAborted,
+}
+
+impl Reason {
+    /// Every reason token of the profile.
+    pub const ALL: [Reason; 9] = [
+        Reason::BadName,
+        Reason::NameTaken,
+        Reason::ServerFull,
+        Reason::UnknownRecipient,
+        Reason::BadOpcode,
+        Reason::Malformed,
+        Reason::TooLarge,
+        Reason::UnexpectedAck,
+        Reason::TransferAborted,
+    ];
+
+    /// The token as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::BadName => "bad-name",
+            Reason::NameTaken => "name-taken",
+            Reason::ServerFull => "server-full",
+            Reason::UnknownRecipient => "unknown-recipient",
+            Reason::BadOpcode => "bad-opcode",
+            Reason::Malformed => "malformed",
+            Reason::TooLarge => "too-large",
+            Reason::UnexpectedAck => "unexpected-ack",
+            Reason::TransferAborted => "transfer-aborted",
+        }
+    }
+
+    /// Parses a token (without the `": "` that follows it on the wire).
+    pub fn from_token(token: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == token)
+    }
+
+    /// Splits an ERROR text into its reason token and detail; `None` when the text does not
+    /// start with a known token followed by `": "` (an ERR-1 violation).
+    pub fn split_error_text(text: &[u8]) -> Option<(Reason, &[u8])> {
+        let colon = text.windows(2).position(|w| w == b": ")?;
+        let token = std::str::from_utf8(&text[..colon]).ok()?;
+        Some((Reason::from_token(token)?, &text[colon + 2..]))
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Renders bytes for humans: printable ASCII and valid UTF-8 as is, everything else as `\xNN`.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}

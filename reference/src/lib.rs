@@ -1,0 +1,17 @@
+//! MSRP (Messaging and Simple File Transfer Protocol — not RFC 4975), strict profile.
+//!
+//! - [`frame`] and [`decode`]: the sans-IO codec shared by every tool of the project.
+//! - [`codec`]: the same codec as `tokio_util` `Decoder`/`Encoder`.
+//! - [`connection`]: a socket plus its buffers, reading [`decode::Decoded`] items.
+//! - [`server`]: the reference server, embeddable (bind to port 0, learn the address, stop).
+//! - [`client`]: the reference client library.
+
+pub mod client;
+pub mod codec;
+pub mod connection;
+pub mod decode;
+pub mod frame;
+pub mod server;
+
+pub use decode::{DecodeError, Decoded, Decoder, Direction, Limits};
+pub use frame::{FileHeader, Frame, Name, Reason};

@@ -1,0 +1,175 @@
+//! The reference server (strict profile). Embeddable: bind to `127.0.0.1:0`, read
+//! [`ServerHandle::local_addr`], and call [`ServerHandle::shutdown`] when done.
+
+mod outbox;
+mod roster;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use roster::Roster;
+
+use crate::decode::Limits;
+
+/// Settings of a server; [`ServerConfig::default`] gives the reference defaults of SPEC.md.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Most logged-in clients (CONN-2).
+    pub max_clients: usize,
+    /// Longest MSG text in bytes (LIM-1).
+    pub max_text: usize,
+    /// Time a new connection has to send its name (NAME-6).
+    pub handshake_timeout: Duration,
+    /// How long a closing connection keeps draining input after an ERROR (ERR-5), and how
+    /// long queued frames may take to flush on close.
+    pub linger: Duration,
+    /// Bytes of frames that may wait for a client that does not read (DEC-8).
+    pub outbox_budget: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_clients: 20_000,
+            max_text: 65_535,
+            handshake_timeout: Duration::from_secs(10),
+            linger: Duration::from_secs(1),
+            outbox_budget: 8 << 20,
+        }
+    }
+}
+
+impl ServerConfig {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_text: self.max_text,
+            ..Limits::default()
+        }
+    }
+}
+
+/// State every session shares.
+#[derive(Debug)]
+struct Shared {
+    config: ServerConfig,
+    roster: Roster,
+    shutdown: CancellationToken,
+}
+
+/// A bound, not yet running server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds the listening socket.
+    pub async fn bind(
+        addr: impl tokio::net::ToSocketAddrs,
+        config: ServerConfig,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server {
+            listener,
+            shared: Arc::new(Shared {
+                config,
+                roster: Roster::default(),
+                shutdown: CancellationToken::new(),
+            }),
+        })
+    }
+
+    /// The address actually bound (useful after binding port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Starts serving in the background.
+    pub fn spawn(self) -> ServerHandle {
+        let addr = self.listener.local_addr().ok();
+        let shutdown = self.shared.shutdown.clone();
+        let shared = self.shared.clone();
+        let task = tokio::spawn(self.run());
+        ServerHandle {
+            addr,
+            shutdown,
+            shared,
+            task,
+        }
+    }
+
+    /// Serves until the shutdown token of this server is cancelled, then closes every
+    /// connection after flushing what was queued for it (DEC-14).
+    pub async fn run(self) {
+        let tracker = TaskTracker::new();
+        let next_id = AtomicU64::new(1);
+        let shutdown = self.shared.shutdown.clone();
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let id = next_id.fetch_add(1, Ordering::Relaxed);
+                    tracker.spawn(session::run(stream, peer, id, self.shared.clone()));
+                }
+                Err(e) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        drop(self.listener);
+        tracker.close();
+        let grace = self.shared.config.linger + Duration::from_millis(500);
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!("some connections did not close within {grace:?}");
+        }
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// Binds and starts a server in one step.
+    pub async fn start(
+        addr: impl tokio::net::ToSocketAddrs,
+        config: ServerConfig,
+    ) -> std::io::Result<Self> {
+        Ok(Server::bind(addr, config).await?.spawn())
+    }
+
+    /// The listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr.expect("a bound listener has an address")
+    }
+
+    /// Number of logged-in clients right now.
+    pub fn clients(&self) -> usize {
+        self.shared.roster.len()
+    }
+
+    /// Stops accepting, closes every connection, and waits for the server to finish.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,200 @@
+//! What the server has to send to one client, and the task that writes it.
+//!
+//! Frames for a client are queued without blocking whoever sends them (ROB-1), up to a byte
+//! budget; a client whose queue outgrows it is disconnected (DEC-8), which keeps memory per
+//! connection bounded (ROB-3). A relayed body is a single queue item that the writer streams
+//! to the end before taking the next one, so nothing is ever written inside a body (ORD-2).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Largest batch of queued frames gathered into one write.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// One item of a client's outgoing queue.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// An encoded frame.
+    Frame(Bytes),
+    /// A relay: the FILE header, then exactly `size` bytes taken from `body` as the sender's
+    /// session forwards them. A body that ends short means the sender vanished (FILE-9).
+    Relay {
+        header: Bytes,
+        size: u64,
+        body: mpsc::Receiver<Bytes>,
+    },
+    /// Half-close after everything queued before it has been written.
+    Close,
+}
+
+/// The sending end of a client's queue; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<Outgoing>,
+    queued: Arc<AtomicUsize>,
+    budget: usize,
+    /// Cancelled to drop the connection at once (slow consumer, truncated relay, shutdown).
+    kill: CancellationToken,
+}
+
+impl Outbox {
+    /// Queues an encoded frame. Over budget, the client is disconnected instead (DEC-8).
+    pub fn push_frame(&self, frame: Bytes) {
+        let len = frame.len();
+        let now = self.queued.fetch_add(len, Ordering::Relaxed) + len;
+        if now > self.budget {
+            tracing::warn!(
+                queued = now,
+                "client does not read its frames; disconnecting it"
+            );
+            self.kill.cancel();
+            return;
+        }
+        let _ = self.tx.send(Outgoing::Frame(frame));
+    }
+
+    /// Queues an ERROR or other frame the server itself owes the client, ignoring the budget
+    /// (it is small, and it is followed by a close anyway).
+    pub fn push_control(&self, frame: Bytes) {
+        self.queued.fetch_add(frame.len(), Ordering::Relaxed);
+        let _ = self.tx.send(Outgoing::Frame(frame));
+    }
+
+    /// Queues a relay; returns the channel its body is to be fed through, bounded so that the
+    /// sender is slowed to the recipient's pace. `None` if the client is already gone.
+    pub fn push_relay(&self, header: Bytes, size: u64) -> Option<mpsc::Sender<Bytes>> {
+        let (body_tx, body) = mpsc::channel(8);
+        self.queued.fetch_add(header.len(), Ordering::Relaxed);
+        self.tx
+            .send(Outgoing::Relay { header, size, body })
+            .ok()
+            .map(|_| body_tx)
+    }
+
+    /// Asks the writer to half-close once the queue is written.
+    pub fn close(&self) {
+        let _ = self.tx.send(Outgoing::Close);
+    }
+
+    /// The token that drops this connection when cancelled.
+    pub fn kill_token(&self) -> &CancellationToken {
+        &self.kill
+    }
+}
+
+/// Creates a client's queue and the writer task's receiving end.
+pub fn outbox(budget: usize, kill: CancellationToken) -> (Outbox, OutboxWriter) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let outbox = Outbox {
+        tx,
+        queued: queued.clone(),
+        budget,
+        kill: kill.clone(),
+    };
+    (outbox, OutboxWriter { rx, queued, kill })
+}
+
+/// The writer task's state: drains the queue into the socket.
+#[derive(Debug)]
+pub struct OutboxWriter {
+    rx: mpsc::UnboundedReceiver<Outgoing>,
+    queued: Arc<AtomicUsize>,
+    kill: CancellationToken,
+}
+
+impl OutboxWriter {
+    /// Writes queued items until Close, a write error, a truncated relay, or the kill token.
+    pub async fn run(mut self, mut socket: OwnedWriteHalf) {
+        let kill = self.kill.clone();
+        tokio::select! {
+            biased;
+            _ = kill.cancelled() => {}
+            end = self.write_all(&mut socket) => {
+                match end {
+                    WriterEnd::Close => {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), socket.shutdown()).await;
+                    }
+                    // The connection cannot continue; make the session drop it too.
+                    WriterEnd::Broken => kill.cancel(),
+                }
+            }
+        }
+    }
+
+    async fn write_all(&mut self, socket: &mut OwnedWriteHalf) -> WriterEnd {
+        let mut batch = BytesMut::new();
+        let mut next: Option<Outgoing> = None;
+        loop {
+            let item = match next.take() {
+                Some(item) => item,
+                None => match self.rx.recv().await {
+                    Some(item) => item,
+                    None => return WriterEnd::Close,
+                },
+            };
+            match item {
+                Outgoing::Frame(frame) => {
+                    batch.extend_from_slice(&frame);
+                    // Gather what else is already queued into the same write.
+                    while batch.len() < WRITE_BATCH {
+                        match self.rx.try_recv() {
+                            Ok(Outgoing::Frame(f)) => batch.extend_from_slice(&f),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let len = batch.len();
+                    if socket.write_all(&batch).await.is_err() {
+                        return WriterEnd::Broken;
+                    }
+                    self.queued.fetch_sub(len, Ordering::Relaxed);
+                    batch.clear();
+                    if batch.capacity() > 4 * WRITE_BATCH {
+                        batch = BytesMut::new();
+                    }
+                }
+                Outgoing::Relay {
+                    header,
+                    size,
+                    mut body,
+                } => {
+                    if socket.write_all(&header).await.is_err() {
+                        return WriterEnd::Broken;
+                    }
+                    self.queued.fetch_sub(header.len(), Ordering::Relaxed);
+                    let mut remaining = size;
+                    while remaining > 0 {
+                        let Some(chunk) = body.recv().await else {
+                            tracing::info!(
+                                remaining,
+                                "relay sender vanished inside the body; closing recipient"
+                            );
+                            return WriterEnd::Broken;
+                        };
+                        remaining = remaining.saturating_sub(chunk.len() as u64);
+                        if socket.write_all(&chunk).await.is_err() {
+                            return WriterEnd::Broken;
+                        }
+                    }
+                }
+                Outgoing::Close => return WriterEnd::Close,
+            }
+        }
+    }
+}
+
+enum WriterEnd {
+    Close,
+    Broken,
+}

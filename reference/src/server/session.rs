@@ -1,0 +1,267 @@
+//! One client connection on the server: login, then one frame at a time.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::outbox::{outbox, Outbox};
+use super::roster::{AckRoute, ConnId, LoginRefused};
+use super::Shared;
+use crate::connection::{FrameReader, ReadError};
+use crate::decode::{Decoded, Decoder};
+use crate::frame::{FileHeader, Frame, Name, Reason};
+
+/// Where the body bytes after a relay-mode FILE header go.
+enum BodySink {
+    /// To the recipient's writer.
+    Forward(mpsc::Sender<Bytes>),
+    /// Nowhere: unknown recipient (FILE-7) or recipient gone (FILE-8).
+    Discard,
+}
+
+/// How a session ends.
+enum End {
+    /// The client closed, or the server is shutting down: flush and half-close.
+    Graceful,
+    /// The server refused something and closes after an ERROR, lingering (ERR-5).
+    AfterError,
+    /// The connection is dropped at once (killed, socket error).
+    Abrupt,
+}
+
+/// Runs one connection to its end.
+pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let kill = shared.shutdown.child_token();
+    let (outbox, writer) = outbox(shared.config.outbox_budget, kill.clone());
+    let writer = tokio::spawn(writer.run(wr));
+    let decoder = Decoder::client_to_server(shared.config.limits());
+    let mut session = Session {
+        reader: FrameReader::new(rd, decoder),
+        outbox,
+        peer,
+        id,
+        name: None,
+        body: None,
+        shared,
+    };
+
+    let end = tokio::select! {
+        biased;
+        _ = kill.cancelled() => End::Graceful,
+        end = session.serve() => end,
+    };
+    if let Some(name) = session.name {
+        session.shared.roster.leave(id, name);
+        tracing::info!(%name, %peer, "logged out");
+    }
+    // Whatever was feeding a relay from this client stops here; its recipient sees a short
+    // body and is closed (FILE-9).
+    session.body = None;
+    let linger = session.shared.config.linger;
+    match end {
+        End::Abrupt => kill.cancel(),
+        End::Graceful | End::AfterError => {
+            session.outbox.close();
+            let discard = session.reader.discard_until_closed(linger);
+            let flush = tokio::time::timeout(linger, writer);
+            let _ = tokio::join!(discard, flush);
+            kill.cancel();
+        }
+    }
+}
+
+struct Session {
+    reader: FrameReader,
+    outbox: Outbox,
+    peer: SocketAddr,
+    id: ConnId,
+    name: Option<Name>,
+    body: Option<BodySink>,
+    shared: Arc<Shared>,
+}
+
+impl Session {
+    async fn serve(&mut self) -> End {
+        if let Err(end) = self.login().await {
+            return end;
+        }
+        loop {
+            let item = match self.reader.next().await {
+                Ok(Some(item)) => item,
+                Ok(None) => return End::Graceful,
+                Err(ReadError::Decode(e)) => {
+                    tracing::info!(peer = %self.peer, error = %e, "closing after a protocol error");
+                    return self.refuse(e.reason, &e.detail);
+                }
+                Err(e) => {
+                    tracing::debug!(peer = %self.peer, error = %e, "connection lost");
+                    return End::Abrupt;
+                }
+            };
+            match item {
+                Decoded::Frame(frame) => self.on_frame(frame),
+                Decoded::Body { data, remaining } => self.on_body(data, remaining).await,
+                Decoded::Login(_) => unreachable!("the decoder yields Login only first"),
+            }
+        }
+    }
+
+    async fn login(&mut self) -> Result<(), End> {
+        let timeout = self.shared.config.handshake_timeout;
+        let name = match tokio::time::timeout(timeout, self.reader.next()).await {
+            Ok(Ok(Some(Decoded::Login(name)))) => name,
+            Ok(Ok(_)) | Ok(Err(_)) => return Err(End::Abrupt),
+            Err(_) => {
+                tracing::info!(peer = %self.peer, "no name within the handshake timeout (NAME-6)");
+                return Err(End::Abrupt);
+            }
+        };
+        if !name.is_valid() {
+            let detail = format!("\"{name}\" is not 4 printable ASCII bytes without spaces");
+            return Err(self.refuse(Reason::BadName, &detail));
+        }
+        let max = self.shared.config.max_clients;
+        match self
+            .shared
+            .roster
+            .join(self.id, name, self.outbox.clone(), max)
+        {
+            Ok(()) => {
+                tracing::info!(%name, peer = %self.peer, "logged in");
+                self.name = Some(name);
+                Ok(())
+            }
+            Err(LoginRefused::ServerFull) => {
+                let detail = format!("the server already has its maximum of {max} clients");
+                Err(self.refuse(Reason::ServerFull, &detail))
+            }
+            Err(LoginRefused::NameTaken) => {
+                let detail = format!("{name} is already connected");
+                Err(self.refuse(Reason::NameTaken, &detail))
+            }
+        }
+    }
+
+    /// Sends an ERROR and ends the session with a lingering close.
+    fn refuse(&self, reason: Reason, detail: &str) -> End {
+        self.outbox
+            .push_control(Frame::error(reason, detail).to_bytes());
+        End::AfterError
+    }
+
+    /// Sends an ERROR and keeps the connection open.
+    fn complain(&self, reason: Reason, detail: impl std::fmt::Display) {
+        self.outbox
+            .push_control(Frame::error(reason, detail).to_bytes());
+    }
+
+    fn me(&self) -> Name {
+        self.name.expect("frames are read only after login")
+    }
+
+    fn on_frame(&mut self, frame: Frame) {
+        let me = self.me();
+        let roster = &self.shared.roster;
+        match frame {
+            Frame::Msg { name: to, text } => {
+                let fwd = Frame::Msg { name: me, text }.to_bytes();
+                if !roster.deliver(&to, fwd) {
+                    self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
+                }
+            }
+            Frame::File(header) => self.on_file(header),
+            Frame::ListRequest => {
+                let reply = Frame::ListReply {
+                    text: roster.list_text(),
+                };
+                self.outbox.push_control(reply.to_bytes());
+            }
+            Frame::Ack { filename } => match roster.route_ack(&me, &filename) {
+                AckRoute::Sender(outbox) => outbox.push_frame(Frame::Ack { filename }.to_bytes()),
+                AckRoute::SenderGone => {
+                    tracing::debug!(%me, "ACK for a transfer whose sender has left")
+                }
+                AckRoute::Unmatched => self.complain(
+                    Reason::UnexpectedAck,
+                    format!(
+                        "no transfer of \"{}\" to {me} awaits an ACK",
+                        crate::frame::escape_bytes(&filename)
+                    ),
+                ),
+            },
+            Frame::Error { text } => {
+                tracing::debug!(%me, text = %crate::frame::escape_bytes(&text), "client sent ERROR (ignored, ERR-3)");
+            }
+            Frame::ListReply { .. } => unreachable!("client decoders yield ListRequest"),
+        }
+    }
+
+    fn on_file(&mut self, header: FileHeader) {
+        let me = self.me();
+        let roster = &self.shared.roster;
+        let to = header.name;
+        let Some(recipient) = roster.outbox(&to) else {
+            self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
+            if header.is_relay() && header.size > 0 {
+                self.body = Some(BodySink::Discard);
+            }
+            return;
+        };
+        let relay = header.is_relay();
+        let ip = if relay {
+            Bytes::new()
+        } else {
+            Bytes::from(observed_ip(self.peer.ip()).to_string())
+        };
+        let fwd = Frame::File(FileHeader {
+            name: me,
+            ip,
+            ..header.clone()
+        })
+        .to_bytes();
+        if relay {
+            match recipient.push_relay(fwd, header.size) {
+                Some(body) if header.size > 0 => self.body = Some(BodySink::Forward(body)),
+                Some(_) => {}
+                None => {
+                    self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
+                    if header.size > 0 {
+                        self.body = Some(BodySink::Discard);
+                    }
+                    return;
+                }
+            }
+        } else {
+            recipient.push_frame(fwd);
+        }
+        roster.expect_ack(to, header.filename, me, self.id);
+    }
+
+    async fn on_body(&mut self, data: Bytes, remaining: u64) {
+        if let Some(BodySink::Forward(tx)) = &self.body {
+            if tx.send(data).await.is_err() {
+                self.complain(
+                    Reason::TransferAborted,
+                    "the recipient disconnected during the transfer; the rest of the body is discarded",
+                );
+                self.body = Some(BodySink::Discard);
+            }
+        }
+        if remaining == 0 {
+            self.body = None;
+        }
+    }
+}
+
+/// The sender's address as the server sees it, IPv4-mapped IPv6 written as IPv4 (DEC-6).
+fn observed_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
