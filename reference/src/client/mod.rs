@@ -1,1 +1,381 @@
-//! placeholder
+//! The reference client library: connect with a name, send text and files (relay or P2P),
+//! ask for the list, acknowledge files, and read what the server sends as [`Event`]s.
+//!
+//! A [`Client`] splits into a [`ClientSender`] (cheap to clone, safe to use from several
+//! tasks: a relayed body holds the connection for itself until it is complete, ORD-2) and
+//! [`ClientEvents`] (the read side). Reading must go on while sending — a server relays to a
+//! client that does not read only until its buffers fill.
+
+mod download;
+
+pub use download::{sanitize_filename, Download, DownloadDir, DownloadError, SavedFile};
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+
+use crate::connection::{FrameReader, ReadError};
+use crate::decode::{Decoded, Decoder, Limits};
+use crate::frame::{FileHeader, Frame, Name, Reason};
+
+/// Size of the fragments a sender writes a body in (FILE-2).
+pub const FRAGMENT: usize = 2048;
+
+/// Errors of the client library.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: String, source: io::Error },
+    #[error("connecting to {0} timed out")]
+    ConnectTimeout(String),
+    #[error("connection to the server lost: {0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("P2P transfer: {0}")]
+    P2p(String),
+}
+
+/// Something the server sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A text message and who wrote it (MSG-2).
+    Message { from: Name, text: Bytes },
+    /// The client list text (LIST-2).
+    List { text: Bytes },
+    /// A relayed file starts; its body follows as [`Event::FileData`] (FILE-3).
+    FileStart(FileHeader),
+    /// A run of the relayed body; `remaining` bytes are still to come.
+    FileData { data: Bytes, remaining: u64 },
+    /// A P2P offer: fetch it with [`fetch_p2p`] (FILE-4).
+    FileOffer(FileHeader),
+    /// A recipient acknowledged a file this client sent (ACK-1).
+    Ack { filename: Bytes },
+    /// An ERROR; `reason` is `None` when the text does not start with a known token.
+    Error { reason: Option<Reason>, text: Bytes },
+    /// The connection ended; `error` says why when it was not a clean close.
+    Closed { error: Option<String> },
+}
+
+/// A connected, logged-in client.
+#[derive(Debug)]
+pub struct Client {
+    sender: ClientSender,
+    events: ClientEvents,
+}
+
+impl Client {
+    /// Connects and sends the 4-byte name (NAME-1). The server answers a good login with
+    /// nothing (NAME-2), so a refusal arrives later as an [`Event::Error`].
+    pub async fn connect(addr: &str, name: Name, timeout: Duration) -> Result<Client, ClientError> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(ClientError::ConnectTimeout(addr.to_string())),
+            Ok(Err(source)) => {
+                return Err(ClientError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+            Ok(Ok(s)) => s,
+        };
+        Client::login(stream, name).await
+    }
+
+    /// Logs in on an already connected stream.
+    pub async fn login(stream: TcpStream, name: Name) -> Result<Client, ClientError> {
+        stream.set_nodelay(true)?;
+        let local_ip = stream.local_addr()?.ip();
+        let server = stream.peer_addr()?;
+        let (rd, mut wr) = stream.into_split();
+        wr.write_all(name.as_bytes()).await?;
+        Ok(Client {
+            sender: ClientSender {
+                writer: Arc::new(Mutex::new(wr)),
+                name,
+                local_ip,
+                server,
+            },
+            events: ClientEvents {
+                reader: FrameReader::new(rd, Decoder::server_to_client(Limits::default())),
+                closed: false,
+            },
+        })
+    }
+
+    /// Splits into the sending and the receiving half.
+    pub fn split(self) -> (ClientSender, ClientEvents) {
+        (self.sender, self.events)
+    }
+
+    /// The sending half.
+    pub fn sender(&self) -> &ClientSender {
+        &self.sender
+    }
+
+    /// Next event (see [`ClientEvents::next`]).
+    pub async fn next_event(&mut self) -> Option<Event> {
+        self.events.next().await
+    }
+}
+
+/// The sending half of a client.
+#[derive(Debug, Clone)]
+pub struct ClientSender {
+    writer: Arc<Mutex<OwnedWriteHalf>>,
+    name: Name,
+    local_ip: IpAddr,
+    server: SocketAddr,
+}
+
+impl ClientSender {
+    /// This client's name.
+    pub fn name(&self) -> Name {
+        self.name
+    }
+
+    /// The server's address.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Sends any frame as is (after checking it can be encoded faithfully).
+    pub async fn send_frame(&self, frame: &Frame) -> Result<(), ClientError> {
+        frame
+            .validate()
+            .map_err(|e| ClientError::Invalid(e.into()))?;
+        let bytes = frame.to_bytes();
+        self.writer.lock().await.write_all(&bytes).await?;
+        Ok(())
+    }
+
+    /// Sends a text message (MSG-1).
+    pub async fn send_text(&self, to: Name, text: impl Into<Bytes>) -> Result<(), ClientError> {
+        let text = text.into();
+        if text.contains(&0) {
+            return Err(ClientError::Invalid(
+                "a text cannot contain a 0x00 byte (ENC-2)".into(),
+            ));
+        }
+        self.send_frame(&Frame::Msg { name: to, text }).await
+    }
+
+    /// Asks for the client list (LIST-1); the answer arrives as [`Event::List`].
+    pub async fn list(&self) -> Result<(), ClientError> {
+        self.send_frame(&Frame::ListRequest).await
+    }
+
+    /// Acknowledges a received file (ACK-1); send it only once all bytes arrived (ACK-4).
+    pub async fn ack(&self, filename: impl Into<Bytes>) -> Result<(), ClientError> {
+        self.send_frame(&Frame::Ack {
+            filename: filename.into(),
+        })
+        .await
+    }
+
+    /// Sends a file through the server (FILE-2): the header, then exactly `size` bytes read
+    /// from `body`, in fragments of at most 2048 bytes. `progress` is told the bytes sent so far.
+    /// The connection carries nothing else until the body is complete (ORD-2).
+    pub async fn send_file_relay(
+        &self,
+        to: Name,
+        filename: &[u8],
+        size: u64,
+        mut body: impl AsyncRead + Unpin,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(), ClientError> {
+        let header = file_frame(to, filename, size, 0, Bytes::new())?;
+        let mut wr = self.writer.lock().await;
+        wr.write_all(&header.to_bytes()).await?;
+        let mut buf = vec![0u8; FRAGMENT];
+        let mut sent = 0u64;
+        while sent < size {
+            let want = (size - sent).min(FRAGMENT as u64) as usize;
+            let n = body.read(&mut buf[..want]).await?;
+            if n == 0 {
+                // The header promised `size` bytes: the stream is now unusable, so close it.
+                let _ = wr.shutdown().await;
+                return Err(ClientError::Invalid(format!(
+                    "the file ended after {sent} of {size} bytes; connection closed"
+                )));
+            }
+            wr.write_all(&buf[..n]).await?;
+            sent += n as u64;
+            progress(sent);
+        }
+        Ok(())
+    }
+
+    /// Offers a file by P2P (FILE-4): listens on a fresh port, sends the header, and returns
+    /// the listener; hand it to [`serve_p2p`] with the body.
+    pub async fn offer_p2p(
+        &self,
+        to: Name,
+        filename: &[u8],
+        size: u64,
+    ) -> Result<TcpListener, ClientError> {
+        let listener = TcpListener::bind(SocketAddr::new(self.local_ip, 0)).await?;
+        let port = listener.local_addr()?.port();
+        let ip = Bytes::from(self.local_ip.to_string());
+        let header = file_frame(to, filename, size, u32::from(port), ip)?;
+        self.send_frame(&header).await?;
+        Ok(listener)
+    }
+
+    /// Half-closes the connection (the server then closes its side).
+    pub async fn close(&self) -> Result<(), ClientError> {
+        self.writer.lock().await.shutdown().await?;
+        Ok(())
+    }
+}
+
+fn file_frame(
+    to: Name,
+    filename: &[u8],
+    size: u64,
+    port: u32,
+    ip: Bytes,
+) -> Result<Frame, ClientError> {
+    crate::decode::check_filename(filename).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    if filename.len() > crate::frame::MAX_FILENAME {
+        return Err(ClientError::Invalid(
+            "a filename is at most 255 bytes (FILE-6)".into(),
+        ));
+    }
+    Ok(Frame::File(FileHeader {
+        name: to,
+        filename: Bytes::copy_from_slice(filename),
+        size,
+        port,
+        ip,
+    }))
+}
+
+/// Serves one P2P offer: accepts one connection within `wait`, writes exactly `size` bytes
+/// from `body`, and closes (FILE-4).
+pub async fn serve_p2p(
+    listener: TcpListener,
+    size: u64,
+    mut body: impl AsyncRead + Unpin,
+    wait: Duration,
+    mut progress: impl FnMut(u64),
+) -> Result<(), ClientError> {
+    let (mut peer, _) = tokio::time::timeout(wait, listener.accept())
+        .await
+        .map_err(|_| ClientError::P2p(format!("nobody connected within {wait:?}")))??;
+    drop(listener);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut sent = 0u64;
+    while sent < size {
+        let want = (size - sent).min(buf.len() as u64) as usize;
+        let n = body.read(&mut buf[..want]).await?;
+        if n == 0 {
+            return Err(ClientError::P2p(format!(
+                "the file ended after {sent} of {size} bytes"
+            )));
+        }
+        peer.write_all(&buf[..n]).await?;
+        sent += n as u64;
+        progress(sent);
+    }
+    peer.shutdown().await?;
+    Ok(())
+}
+
+/// Fetches a P2P offer (FILE-4): connects to its `ip:port`, sends nothing, reads exactly
+/// `size` bytes into `sink`. Fails if the peer closes early; every wait is bounded by `stall`.
+pub async fn fetch_p2p(
+    offer: &FileHeader,
+    mut sink: impl AsyncWrite + Unpin,
+    stall: Duration,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, ClientError> {
+    let ip: IpAddr = std::str::from_utf8(&offer.ip)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            ClientError::P2p(format!(
+                "the offer's address \"{}\" is not an IP address",
+                crate::frame::escape_bytes(&offer.ip)
+            ))
+        })?;
+    let port =
+        u16::try_from(offer.port).map_err(|_| ClientError::P2p("port above 65535".into()))?;
+    let addr = SocketAddr::new(ip, port);
+    let mut stream = tokio::time::timeout(stall, TcpStream::connect(addr))
+        .await
+        .map_err(|_| ClientError::P2p(format!("connecting to {addr} timed out")))?
+        .map_err(|e| ClientError::P2p(format!("cannot connect to {addr}: {e}")))?;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut got = 0u64;
+    while got < offer.size {
+        buf.clear();
+        let want = (offer.size - got).min(64 * 1024) as usize;
+        let n = tokio::time::timeout(stall, (&mut stream).take(want as u64).read_buf(&mut buf))
+            .await
+            .map_err(|_| ClientError::P2p(format!("no data from {addr} for {stall:?}")))??;
+        if n == 0 {
+            return Err(ClientError::P2p(format!(
+                "{addr} closed after {got} of {} bytes",
+                offer.size
+            )));
+        }
+        sink.write_all(&buf).await?;
+        got += n as u64;
+        progress(got);
+    }
+    sink.flush().await?;
+    Ok(got)
+}
+
+/// The receiving half of a client.
+#[derive(Debug)]
+pub struct ClientEvents {
+    reader: FrameReader,
+    closed: bool,
+}
+
+impl ClientEvents {
+    /// Next event; after [`Event::Closed`] it returns `None`. Cancel-safe (usable in
+    /// `select!`): no byte is lost when the future is dropped.
+    pub async fn next(&mut self) -> Option<Event> {
+        if self.closed {
+            return None;
+        }
+        let event = match self.reader.next().await {
+            Ok(Some(Decoded::Frame(frame))) => match frame {
+                Frame::Msg { name, text } => Event::Message { from: name, text },
+                Frame::ListReply { text } => Event::List { text },
+                Frame::File(h) if h.is_relay() => Event::FileStart(h),
+                Frame::File(h) => Event::FileOffer(h),
+                Frame::Ack { filename } => Event::Ack { filename },
+                Frame::Error { text } => Event::Error {
+                    reason: Reason::split_error_text(&text).map(|(r, _)| r),
+                    text,
+                },
+                Frame::ListRequest => unreachable!("server decoders yield ListReply"),
+            },
+            Ok(Some(Decoded::Body { data, remaining })) => Event::FileData { data, remaining },
+            Ok(Some(Decoded::Login(_))) => unreachable!("server streams have no login"),
+            Ok(None) => {
+                self.closed = true;
+                Event::Closed { error: None }
+            }
+            Err(e) => {
+                self.closed = true;
+                let error = match e {
+                    ReadError::Decode(d) => format!("the server sent an invalid frame: {d}"),
+                    other => other.to_string(),
+                };
+                Event::Closed { error: Some(error) }
+            }
+        };
+        Some(event)
+    }
+}
