@@ -86,9 +86,9 @@ pub struct Decoder {
     direction: Direction,
     limits: Limits,
     state: State,
-    /// No `0x00` lies in the buffer before this offset past the last terminator found; saves
-    /// rescanning a long unterminated string on every read.
-    scanned: usize,
+    /// `(field start, offset)`: the string field starting at `field start` has no `0x00`
+    /// before `offset`. Saves rescanning a long unterminated string on every read.
+    scanned: (usize, usize),
 }
 
 impl Decoder {
@@ -113,7 +113,7 @@ impl Decoder {
             direction,
             limits,
             state,
-            scanned: 0,
+            scanned: (0, 0),
         }
     }
 
@@ -167,7 +167,7 @@ impl Decoder {
                     return Ok(None);
                 };
                 buf.advance(len);
-                self.scanned = 0;
+                self.scanned = (0, 0);
                 if let Frame::File(h) = &frame {
                     if h.is_relay() && h.size > 0 {
                         self.state = State::Body { remaining: h.size };
@@ -298,7 +298,10 @@ impl Decoder {
     ) -> Result<Option<Bytes>, DecodeError> {
         let start = cur.pos;
         let window_end = buf.len().min(start.saturating_add(max).saturating_add(1));
-        let from = self.scanned.max(start).min(window_end);
+        let from = match self.scanned {
+            (field, offset) if field == start => offset.min(window_end),
+            _ => start,
+        };
         match buf[from..window_end].iter().position(|&b| b == 0) {
             Some(i) => {
                 let end = from + i;
@@ -307,7 +310,7 @@ impl Decoder {
             }
             None if window_end - start > max => Err(too_long(max)),
             None => {
-                self.scanned = window_end;
+                self.scanned = (start, window_end);
                 Ok(None)
             }
         }

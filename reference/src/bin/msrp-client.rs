@@ -87,8 +87,8 @@ struct Receiving {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let downloads = DownloadDir::open(&args.download_dir)?;
     let client = Client::connect(&args.server, args.name, Duration::from_secs(10)).await?;
+    let downloads = DownloadDir::open(&args.download_dir)?;
     let (sender, mut events) = client.split();
     println!(
         "connected to {} as {}; files go to {}; /help for commands",
@@ -184,7 +184,7 @@ impl Ui {
 
     async fn send(&mut self, rest: &str) -> Result<(), String> {
         let mut words: Vec<&str> = rest.split_whitespace().collect();
-        let p2p = words.iter().any(|w| *w == "--p2p");
+        let p2p = words.contains(&"--p2p");
         words.retain(|w| *w != "--p2p");
         let [to, path] = words[..] else {
             return Err("usage: /send NAME PATH [--p2p]".into());
