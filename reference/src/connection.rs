@@ -10,8 +10,10 @@ use tokio::net::tcp::OwnedReadHalf;
 
 use crate::decode::{DecodeError, Decoded, Decoder};
 
-/// Bytes requested from the socket per read; large enough to stream bodies efficiently.
-const READ_CHUNK: usize = 64 * 1024;
+/// Smallest and largest read size: reads start small (most frames are small) and double
+/// while they fill the buffer, so bodies stream in large reads.
+const MIN_READ: usize = 4 * 1024;
+const MAX_READ: usize = 64 * 1024;
 
 /// Why reading a connection stopped.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,7 @@ pub struct FrameReader {
     socket: OwnedReadHalf,
     buf: BytesMut,
     decoder: Decoder,
+    read_size: usize,
 }
 
 impl FrameReader {
@@ -41,6 +44,7 @@ impl FrameReader {
             socket,
             buf: BytesMut::new(),
             decoder,
+            read_size: MIN_READ,
         }
     }
 
@@ -76,11 +80,21 @@ impl FrameReader {
     pub async fn read_more(&mut self) -> io::Result<usize> {
         loop {
             self.socket.readable().await?;
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
+            if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+                self.buf.reserve(self.read_size);
             }
+            let room = self.buf.capacity() - self.buf.len();
             match self.socket.try_read_buf(&mut self.buf) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.read_size = if n == room {
+                        (self.read_size * 2).min(MAX_READ)
+                    } else if n < self.read_size / 4 {
+                        (self.read_size / 2).max(MIN_READ)
+                    } else {
+                        self.read_size
+                    };
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }

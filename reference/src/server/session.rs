@@ -265,3 +265,4 @@ fn observed_ip(ip: IpAddr) -> IpAddr {
         v4 => v4,
     }
 }
+
