@@ -23,13 +23,25 @@ fn name(i: usize) -> Name {
 }
 
 fn main() {
-    let clients: usize = std::env::var("MSRP_BENCH_CLIENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(64);
-    let secs: u64 = std::env::var("MSRP_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let clients: usize = std::env::var("MSRP_BENCH_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(64);
+    let secs: u64 = std::env::var("MSRP_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
-        let server = ServerHandle::start("127.0.0.1:0", ServerConfig::default()).await.expect("server");
+        let server = ServerHandle::start("127.0.0.1:0", ServerConfig::default())
+            .await
+            .expect("server");
         let addr = server.local_addr();
-        let received: Arc<Vec<AtomicU64>> = Arc::new((0..clients).map(|_| AtomicU64::new(0)).collect());
+        let received: Arc<Vec<AtomicU64>> =
+            Arc::new((0..clients).map(|_| AtomicU64::new(0)).collect());
         let stop = Arc::new(AtomicBool::new(false));
         let mut streams = Vec::new();
         for i in 0..clients {
@@ -41,7 +53,11 @@ fn main() {
         while server.clients() < clients {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let frame_len = Frame::Msg { name: name(0), text: bytes::Bytes::from_static(TEXT) }.encoded_len() as u64;
+        let frame_len = Frame::Msg {
+            name: name(0),
+            text: bytes::Bytes::from_static(TEXT),
+        }
+        .encoded_len() as u64;
         let mut tasks = Vec::new();
         for (i, s) in streams.into_iter().enumerate() {
             let (mut rd, mut wr) = s.into_split();
@@ -64,7 +80,13 @@ fn main() {
             let to = (i + 1) % clients;
             let mut batch = Vec::new();
             for _ in 0..BATCH {
-                batch.extend_from_slice(&Frame::Msg { name: name(to), text: bytes::Bytes::from_static(TEXT) }.to_bytes());
+                batch.extend_from_slice(
+                    &Frame::Msg {
+                        name: name(to),
+                        text: bytes::Bytes::from_static(TEXT),
+                    }
+                    .to_bytes(),
+                );
             }
             tasks.push(tokio::spawn(async move {
                 let mut sent = 0u64;
@@ -88,7 +110,10 @@ fn main() {
         let (t1, n1) = (Instant::now(), total(&received));
         stop.store(true, Ordering::Relaxed);
         let rate = (n1 - n0) as f64 / (t1 - t0).as_secs_f64();
-        println!("{clients} clients, {}-byte texts: {rate:.0} messages routed/s (over {secs} s)", TEXT.len());
+        println!(
+            "{clients} clients, {}-byte texts: {rate:.0} messages routed/s (over {secs} s)",
+            TEXT.len()
+        );
         server.shutdown().await;
         for t in tasks {
             t.abort();

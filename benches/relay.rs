@@ -18,11 +18,23 @@ use tokio::net::{TcpListener, TcpStream};
 const WRITE: usize = 64 * 1024;
 
 fn main() {
-    let total: u64 = std::env::var("MSRP_BENCH_BYTES").ok().and_then(|s| s.parse().ok()).unwrap_or(1 << 30);
-    let rounds: usize = std::env::var("MSRP_BENCH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let total: u64 = std::env::var("MSRP_BENCH_BYTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1 << 30);
+    let rounds: usize = std::env::var("MSRP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
-        println!("relay of {} MiB, {rounds} rounds, {WRITE}-byte writes", total >> 20);
+        println!(
+            "relay of {} MiB, {rounds} rounds, {WRITE}-byte writes",
+            total >> 20
+        );
         println!("{:<28} {:>10} {:>10}", "path", "best MB/s", "median");
         let direct = measure(rounds, || direct(total)).await;
         report("direct loopback", &direct);
@@ -30,7 +42,9 @@ fn main() {
             true => report("socat relay", &measure(rounds, || via_socat(total)).await),
             false => println!("{:<28} (socat not installed)", "socat relay"),
         }
-        let server = ServerHandle::start("127.0.0.1:0", ServerConfig::default()).await.expect("server");
+        let server = ServerHandle::start("127.0.0.1:0", ServerConfig::default())
+            .await
+            .expect("server");
         let addr = server.local_addr();
         let msrp = measure(rounds, || via_msrp(addr, total)).await;
         report("msrp-server relay", &msrp);
@@ -51,10 +65,17 @@ where
 }
 
 fn report(name: &str, secs: &[f64]) {
-    let total: u64 = std::env::var("MSRP_BENCH_BYTES").ok().and_then(|s| s.parse().ok()).unwrap_or(1 << 30);
+    let total: u64 = std::env::var("MSRP_BENCH_BYTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1 << 30);
     let mut rates: Vec<f64> = secs.iter().map(|s| total as f64 / s / 1e6).collect();
     rates.sort_by(|a, b| b.partial_cmp(a).expect("finite"));
-    println!("{name:<28} {:>10.0} {:>10.0}", rates[0], rates[rates.len() / 2]);
+    println!(
+        "{name:<28} {:>10.0} {:>10.0}",
+        rates[0],
+        rates[rates.len() / 2]
+    );
 }
 
 async fn send(mut s: TcpStream, prefix: Vec<u8>, total: u64) {
@@ -84,13 +105,23 @@ async fn direct(total: u64) -> Duration {
     let addr = l.local_addr().expect("addr");
     let start = Instant::now();
     let rx = tokio::spawn(async move { receive(l.accept().await.expect("accept").0, total).await });
-    send(TcpStream::connect(addr).await.expect("connect"), vec![], total).await;
+    send(
+        TcpStream::connect(addr).await.expect("connect"),
+        vec![],
+        total,
+    )
+    .await;
     rx.await.expect("receiver");
     start.elapsed()
 }
 
 fn socat_available() -> bool {
-    Command::new("socat").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    Command::new("socat")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 async fn via_socat(total: u64) -> Duration {
@@ -98,12 +129,16 @@ async fn via_socat(total: u64) -> Duration {
     let sink_addr = sink.local_addr().expect("addr");
     let port = free_port();
     let mut socat: Child = Command::new("socat")
-        .args([format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"), format!("TCP:{sink_addr}")])
+        .args([
+            format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"),
+            format!("TCP:{sink_addr}"),
+        ])
         .spawn()
         .expect("socat");
     let front = connect_retry(format!("127.0.0.1:{port}").parse().expect("addr")).await;
     let start = Instant::now();
-    let rx = tokio::spawn(async move { receive(sink.accept().await.expect("accept").0, total).await });
+    let rx =
+        tokio::spawn(async move { receive(sink.accept().await.expect("accept").0, total).await });
     send(front, vec![], total).await;
     rx.await.expect("receiver");
     let elapsed = start.elapsed();
@@ -139,7 +174,11 @@ async fn via_msrp(addr: SocketAddr, total: u64) -> Duration {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 async fn connect_retry(addr: SocketAddr) -> TcpStream {

@@ -1,1 +1,16 @@
+//! msrp: the conformance harness (`msrp-check`) for the MSRP strict profile (SPEC.md).
+//!
+//! - [`scenario`]: the YAML scenario format, loaded and checked with file:line errors.
+//! - [`runner`]: runs one scenario against one address, recording every byte.
+//! - [`check`]: selects scenarios, runs them against a target or embedded servers.
+//! - [`report`]: human, JSON and JUnit output.
+
+pub mod check;
+pub mod record;
+pub mod report;
+pub mod rules;
+pub mod runner;
+pub mod scenario;
+pub mod verdict;
+
 pub use msrp_reference;

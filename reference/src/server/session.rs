@@ -265,4 +265,3 @@ fn observed_ip(ip: IpAddr) -> IpAddr {
         v4 => v4,
     }
 }
-

@@ -1,0 +1,271 @@
+//! `msrp-check`: replays conformance scenarios against an MSRP server and says, rule by rule,
+//! where it departs from the strict profile (SPEC.md).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use msrp::check::{coverage, run_all, Selection, Target};
+use msrp::report::{closing_line, junit_xml, print_outcome, JsonReport};
+use msrp::rules::Level;
+use msrp::runner::RunOptions;
+use msrp::scenario::{load_all, ScenarioFile};
+use msrp::verdict::{Outcome, Totals};
+use msrp_reference::server::ServerConfig;
+
+/// Conformance harness for MSRP servers (strict profile). With no --target, each scenario
+/// runs against its own embedded reference server.
+///
+/// Exit status: 0 all passed (warnings allowed unless --strict), 1 any failure or error,
+/// 2 usage error or nothing ran.
+#[derive(Parser, Debug)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Scenario files or folders.
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Server under test, HOST:PORT. Without it, an embedded reference server is used.
+    #[arg(long)]
+    target: Option<String>,
+    /// Scenarios run at once against embedded servers (a foreign target runs one at a time).
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Seconds every wait may last (a step's own `timeout` overrides it).
+    #[arg(long, default_value_t = 2.0)]
+    timeout: f64,
+    /// Treat warnings (SHOULD rules broken) as failures.
+    #[arg(long)]
+    strict: bool,
+    /// Run only scenarios whose id or a rule ID matches one of these globs (`FILE-*`).
+    #[arg(long, value_name = "GLOB")]
+    only: Vec<String>,
+    /// Skip scenarios whose id or a rule ID matches one of these globs.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Run only scenarios with one of these tags.
+    #[arg(long)]
+    tag: Vec<String>,
+    /// List what would run, and the rules each checks, without running.
+    #[arg(long)]
+    list: bool,
+    /// Show which scenarios cover each rule; exit 1 if a MUST rule has none.
+    #[arg(long)]
+    coverage: bool,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// A setting of the foreign target some scenarios depend on, e.g. max-clients=3,
+    /// handshake-timeout=10, max-text=65535 (the reference default is assumed for max-text).
+    #[arg(long, value_name = "KEY=VALUE")]
+    server_setting: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the JSON Schema of scenario files (for editor completion).
+    Schema,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("msrp-check: {msg}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(Command::Schema) = args.command {
+        let schema = schemars::schema_for!(ScenarioFile);
+        return match serde_json::to_string_pretty(&schema) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage_error(e),
+        };
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
+        return usage_error(format!(
+            "--timeout {}: give seconds in (0, 3600]",
+            args.timeout
+        ));
+    }
+    let selection = match Selection::new(&args.only, &args.exclude, &args.tag) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let mut settings = BTreeMap::new();
+    for s in &args.server_setting {
+        let Some((k, v)) = s.split_once('=') else {
+            return usage_error(format!("--server-setting \"{s}\": expected KEY=VALUE"));
+        };
+        if !["max-clients", "max-text", "handshake-timeout"].contains(&k) {
+            return usage_error(format!(
+                "--server-setting: unknown key \"{k}\" (max-clients, max-text, handshake-timeout)"
+            ));
+        }
+        settings.insert(k.to_string(), v.to_string());
+    }
+
+    let (all, load_errors) = load_all(&args.paths);
+    for e in &load_errors {
+        eprintln!("error: {e}");
+    }
+    let scenarios: Vec<_> = all.into_iter().filter(|s| selection.selects(s)).collect();
+
+    if args.coverage {
+        let mut uncovered = Vec::new();
+        for (id, level, ids) in coverage(&scenarios) {
+            let lvl = format!("{level:?}").to_uppercase();
+            if ids.is_empty() {
+                println!("{id:<7} {lvl:<6} NOT COVERED");
+                if level == Level::Must {
+                    uncovered.push(id);
+                }
+            } else {
+                println!("{id:<7} {lvl:<6} {}", ids.join(", "));
+            }
+        }
+        if !uncovered.is_empty() {
+            println!("MUST rules without a scenario: {}", uncovered.join(", "));
+            return ExitCode::from(1);
+        }
+        println!("every MUST rule is covered by at least one scenario");
+        return if load_errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    if args.list {
+        for s in &scenarios {
+            println!(
+                "{:<40} [{}] {}",
+                s.file.id,
+                s.file.rules.join(", "),
+                s.path.display()
+            );
+        }
+        println!("{} scenarios", scenarios.len());
+        return if load_errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
+    if scenarios.is_empty() && load_errors.is_empty() {
+        return usage_error("no scenario selected: nothing to run");
+    }
+
+    let target = match &args.target {
+        Some(t) => match t.to_socket_addrs().map(|mut a| a.next()) {
+            Ok(Some(addr)) => Target::Remote { addr, settings },
+            Ok(None) | Err(_) => {
+                return usage_error(format!("--target \"{t}\": not a HOST:PORT that resolves"))
+            }
+        },
+        None => Target::Embedded {
+            base: ServerConfig::default(),
+            jobs: args
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        },
+    };
+    let target_name = args
+        .target
+        .clone()
+        .unwrap_or_else(|| "embedded reference server".into());
+    let opts = RunOptions {
+        timeout: Duration::from_secs_f64(args.timeout),
+        strict: args.strict,
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return usage_error(format!("cannot start the runtime: {e}")),
+    };
+    let human = args.format == Format::Human;
+    let mut out = anstream::stdout();
+    if human {
+        let _ = writeln!(
+            out,
+            "msrp-check: {} scenarios against {target_name}",
+            scenarios.len()
+        );
+    }
+    let results = rt.block_on(run_all(scenarios, &target, &opts, |r| {
+        if human {
+            let _ = print_outcome(&mut out, &r.outcome);
+        }
+    }));
+    let mut outcomes: Vec<Outcome> = results.into_iter().map(|r| r.outcome).collect();
+    for e in &load_errors {
+        outcomes.push(Outcome {
+            id: e
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            title: "scenario file could not be loaded".into(),
+            file: e.path.display().to_string(),
+            rules: Vec::new(),
+            tags: Vec::new(),
+            verdict: msrp::verdict::Verdict::Error,
+            seconds: 0.0,
+            failure: None,
+            reason: Some(e.to_string()),
+            notes: Vec::new(),
+        });
+    }
+    let totals = Totals::of(&outcomes);
+    if let Some(path) = &args.junit {
+        let written = junit_xml(&outcomes, args.strict)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!(
+                "msrp-check: cannot write JUnit report {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(1);
+        }
+    }
+    match args.format {
+        Format::Human => {
+            let _ = writeln!(out, "{}", closing_line(&totals));
+        }
+        Format::Json => {
+            let report = JsonReport {
+                target: &target_name,
+                totals,
+                outcomes: &outcomes,
+            };
+            match serde_json::to_string_pretty(&report) {
+                Ok(s) => println!("{s}"),
+                Err(e) => return usage_error(e),
+            }
+        }
+    }
+    let _ = std::io::stdout().is_terminal();
+    if totals.failed > 0 || totals.errors > 0 || (args.strict && totals.warned > 0) {
+        ExitCode::from(1)
+    } else if totals.ran() == 0 {
+        eprintln!("msrp-check: no scenario ran");
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,279 @@
+//! Choosing scenarios and running them: against a foreign target one after another, or each
+//! against its own fresh embedded reference server (which allows parallel jobs).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use msrp_reference::server::{ServerConfig, ServerHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::rules::{Level, RULES};
+use crate::runner::{run_scenario, RunOptions, RunResult};
+use crate::scenario::{Scenario, ServerSettings};
+use crate::verdict::{Outcome, Verdict};
+
+/// Which scenarios to run: `--only`/`--exclude` globs over scenario ids and rule IDs, `--tag`.
+#[derive(Debug, Default, Clone)]
+pub struct Selection {
+    pub only: Vec<glob::Pattern>,
+    pub exclude: Vec<glob::Pattern>,
+    pub tags: Vec<String>,
+}
+
+impl Selection {
+    /// Parses comma-separated glob lists.
+    pub fn new(only: &[String], exclude: &[String], tags: &[String]) -> Result<Selection, String> {
+        let parse = |list: &[String]| -> Result<Vec<glob::Pattern>, String> {
+            list.iter()
+                .flat_map(|s| s.split(','))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|p| glob::Pattern::new(p).map_err(|e| format!("bad pattern \"{p}\": {e}")))
+                .collect()
+        };
+        Ok(Selection {
+            only: parse(only)?,
+            exclude: parse(exclude)?,
+            tags: tags
+                .iter()
+                .flat_map(|t| t.split(','))
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        })
+    }
+
+    fn hit(patterns: &[glob::Pattern], sc: &Scenario) -> bool {
+        patterns
+            .iter()
+            .any(|p| p.matches(&sc.file.id) || sc.file.rules.iter().any(|r| p.matches(r)))
+    }
+
+    pub fn selects(&self, sc: &Scenario) -> bool {
+        (self.only.is_empty() || Selection::hit(&self.only, sc))
+            && !Selection::hit(&self.exclude, sc)
+            && (self.tags.is_empty() || self.tags.iter().any(|t| sc.file.tags.contains(t)))
+    }
+}
+
+/// Where scenarios run.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A fresh reference server per scenario, configured as the scenario asks.
+    Embedded { base: ServerConfig, jobs: usize },
+    /// A server someone else runs, with the settings its operator declared.
+    Remote {
+        addr: SocketAddr,
+        settings: BTreeMap<String, String>,
+    },
+}
+
+/// The settings a scenario needs that a remote target was not declared to have.
+pub fn unmet_settings(
+    needed: &ServerSettings,
+    declared: &BTreeMap<String, String>,
+) -> Option<String> {
+    let mut missing = Vec::new();
+    let mut check = |key: &str, want: Option<String>, default: Option<&str>| {
+        let Some(want) = want else { return };
+        match declared.get(key).map(String::as_str).or(default) {
+            Some(have) if same_value(have, &want) => {}
+            Some(have) => missing.push(format!("{key}={want} (the target has {have})")),
+            None => missing.push(format!("{key}={want} (declare it with --server-setting {key}={want} if the target is configured so)")),
+        }
+    };
+    check(
+        "max-clients",
+        needed.max_clients.map(|v| v.to_string()),
+        None,
+    );
+    check(
+        "max-text",
+        needed.max_text.map(|v| v.to_string()),
+        Some("65535"),
+    );
+    check(
+        "handshake-timeout",
+        needed.handshake_timeout.map(|v| v.to_string()),
+        None,
+    );
+    (!missing.is_empty()).then(|| format!("needs {}", missing.join(", ")))
+}
+
+fn same_value(a: &str, b: &str) -> bool {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => (x - y).abs() < 1e-9,
+        _ => a == b,
+    }
+}
+
+/// The embedded server's configuration for a scenario.
+pub fn embedded_config(base: &ServerConfig, s: &ServerSettings) -> ServerConfig {
+    let mut c = base.clone();
+    if let Some(v) = s.max_clients {
+        c.max_clients = v;
+    }
+    if let Some(v) = s.max_text {
+        c.max_text = v;
+    }
+    if let Some(v) = s.handshake_timeout {
+        c.handshake_timeout = Duration::from_secs_f64(v);
+    }
+    c
+}
+
+fn skipped(sc: &Scenario, reason: String) -> RunResult {
+    RunResult {
+        outcome: Outcome {
+            id: sc.file.id.clone(),
+            title: sc.file.title.clone(),
+            file: sc.path.display().to_string(),
+            rules: sc.file.rules.clone(),
+            tags: sc.file.tags.clone(),
+            verdict: Verdict::Skip,
+            seconds: 0.0,
+            failure: None,
+            reason: Some(reason),
+            notes: Vec::new(),
+        },
+        records: Vec::new(),
+        step_starts: Vec::new(),
+    }
+}
+
+fn errored(sc: &Scenario, reason: String) -> RunResult {
+    let mut r = skipped(sc, reason);
+    r.outcome.verdict = Verdict::Error;
+    r
+}
+
+/// Runs `scenarios` against `target`; `report` sees each result in scenario order as soon as
+/// it and all before it are done.
+pub async fn run_all(
+    scenarios: Vec<Scenario>,
+    target: &Target,
+    opts: &RunOptions,
+    mut report: impl FnMut(&RunResult),
+) -> Vec<RunResult> {
+    let mut results: Vec<RunResult> = Vec::new();
+    match target {
+        Target::Remote { addr, settings } => {
+            for sc in &scenarios {
+                let result = match unmet_settings(&sc.file.server, settings) {
+                    Some(reason) => skipped(sc, reason),
+                    None => {
+                        let r = run_scenario(sc, *addr, opts).await;
+                        wait_names_freed(*addr, sc).await;
+                        r
+                    }
+                };
+                report(&result);
+                results.push(result);
+            }
+        }
+        Target::Embedded { base, jobs } => {
+            let opts = Arc::new(opts.clone());
+            let limit = Arc::new(tokio::sync::Semaphore::new((*jobs).max(1)));
+            let mut set = tokio::task::JoinSet::new();
+            for (i, sc) in scenarios.iter().cloned().enumerate() {
+                let config = embedded_config(base, &sc.file.server);
+                let opts = opts.clone();
+                let limit = limit.clone();
+                set.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    let result = match ServerHandle::start("127.0.0.1:0", config).await {
+                        Ok(server) => {
+                            let r = run_scenario(&sc, server.local_addr(), &opts).await;
+                            server.shutdown().await;
+                            r
+                        }
+                        Err(e) => errored(&sc, format!("cannot start the embedded server: {e}")),
+                    };
+                    (i, result)
+                });
+            }
+            let mut finished: BTreeMap<usize, RunResult> = BTreeMap::new();
+            while let Some(joined) = set.join_next().await {
+                match joined {
+                    Ok((i, r)) => {
+                        finished.insert(i, r);
+                    }
+                    Err(e) => {
+                        // A panic in the harness must not lose the other results.
+                        let i = (0..scenarios.len())
+                            .find(|i| !finished.contains_key(i) && *i >= results.len())
+                            .unwrap_or(0);
+                        finished.insert(
+                            i,
+                            errored(&scenarios[i], format!("harness task failed: {e}")),
+                        );
+                    }
+                }
+                while let Some(r) = finished.remove(&results.len()) {
+                    report(&r);
+                    results.push(r);
+                }
+            }
+        }
+    }
+    results
+}
+
+/// After a scenario on a shared target, waits (up to 2 s) until none of its names is still
+/// listed, so the next scenario finds the server as this one did.
+async fn wait_names_freed(addr: SocketAddr, sc: &Scenario) {
+    static CHECKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let names: Vec<&Vec<u8>> = sc.clients.wire.values().collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while tokio::time::Instant::now() < deadline {
+        let n = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let checker = format!("~{:03}", n % 1000);
+        let list = tokio::time::timeout(Duration::from_millis(500), async {
+            let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+            s.write_all(checker.as_bytes()).await.ok()?;
+            s.write_all(&[0, 3]).await.ok()?;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            while !buf.ends_with(b"\n\0") && buf.len() < 1 << 20 {
+                let n = s.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Some(buf)
+        })
+        .await;
+        match list {
+            Ok(Some(text)) => {
+                if !names.iter().any(|n| {
+                    text.windows(n.len() + 3).any(|w| {
+                        w[..2] == *b": " && w[2..2 + n.len()] == n[..] && w[2 + n.len()] == b'\n'
+                    })
+                }) {
+                    return;
+                }
+            }
+            // A target that cannot answer a LIST is judged by the scenarios, not here.
+            _ => return,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Rule → scenarios that check it, in SPEC.md order.
+pub fn coverage(scenarios: &[Scenario]) -> Vec<(&'static str, Level, Vec<String>)> {
+    RULES
+        .iter()
+        .map(|r| {
+            let ids = scenarios
+                .iter()
+                .filter(|s| s.file.rules.iter().any(|x| x == r.id))
+                .map(|s| s.file.id.clone())
+                .collect();
+            (r.id, r.level, ids)
+        })
+        .collect()
+}

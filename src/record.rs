@@ -1,0 +1,126 @@
+//! What the harness recorded of a scenario: per connection, every byte in both directions
+//! with its time and write/read boundaries, and how the connection closed. Capped per
+//! connection so a target that floods cannot exhaust the harness's memory.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+/// Bytes kept per connection; beyond it, bytes are counted but not kept.
+pub const RECORD_CAP: usize = 32 << 20;
+
+/// Which way bytes went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Harness → target.
+    Out,
+    /// Target → harness.
+    In,
+}
+
+/// One recorded event.
+#[derive(Debug, Clone)]
+pub enum RecordEvent {
+    /// One write (Out) or one read (In).
+    Data {
+        at: Duration,
+        dir: Direction,
+        bytes: Bytes,
+    },
+    /// The connection closed; `by_peer` says who closed, `reset` whether it was an RST.
+    Close {
+        at: Duration,
+        by_peer: bool,
+        reset: bool,
+    },
+}
+
+/// The recording of one connection.
+#[derive(Debug, Clone)]
+pub struct ConnRecord {
+    /// What the connection was: a client's logical name, or `alice->bob p2p`.
+    pub label: String,
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
+    /// Whether the harness accepted it (P2P side connections) rather than connected.
+    pub accepted: bool,
+    start: Instant,
+    pub opened_at: Duration,
+    pub events: Vec<RecordEvent>,
+    pub kept: usize,
+    /// Bytes seen beyond [`RECORD_CAP`].
+    pub dropped: u64,
+}
+
+impl ConnRecord {
+    /// A new record; `start` is the scenario's start, times are relative to it.
+    pub fn new(label: impl Into<String>, start: Instant, accepted: bool) -> Self {
+        ConnRecord {
+            label: label.into(),
+            local: None,
+            peer: None,
+            accepted,
+            start,
+            opened_at: start.elapsed(),
+            events: Vec::new(),
+            kept: 0,
+            dropped: 0,
+        }
+    }
+
+    pub fn set_addrs(&mut self, local: SocketAddr, peer: SocketAddr) {
+        self.local = Some(local);
+        self.peer = Some(peer);
+    }
+
+    pub fn push(&mut self, dir: Direction, bytes: &[u8]) {
+        if self.kept + bytes.len() > RECORD_CAP {
+            self.dropped += bytes.len() as u64;
+            return;
+        }
+        self.kept += bytes.len();
+        self.events.push(RecordEvent::Data {
+            at: self.start.elapsed(),
+            dir,
+            bytes: Bytes::copy_from_slice(bytes),
+        });
+    }
+
+    pub fn close_by_peer(&mut self, reset: bool) {
+        self.close(true, reset);
+    }
+
+    pub fn close_by_us(&mut self, reset: bool) {
+        self.close(false, reset);
+    }
+
+    fn close(&mut self, by_peer: bool, reset: bool) {
+        if !self
+            .events
+            .iter()
+            .any(|e| matches!(e, RecordEvent::Close { .. }))
+        {
+            self.events.push(RecordEvent::Close {
+                at: self.start.elapsed(),
+                by_peer,
+                reset,
+            });
+        }
+    }
+
+    /// All bytes of one direction, concatenated.
+    pub fn stream(&self, dir: Direction) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in &self.events {
+            if let RecordEvent::Data { dir: d, bytes, .. } = e {
+                if *d == dir {
+                    out.extend_from_slice(bytes);
+                }
+            }
+        }
+        out
+    }
+}

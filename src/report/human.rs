@@ -1,0 +1,64 @@
+//! Human-readable output, one block per scenario and a closing line.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::verdict::{Outcome, Totals, Verdict};
+
+fn style(v: Verdict) -> Style {
+    let color = match v {
+        Verdict::Pass => AnsiColor::Green,
+        Verdict::Warn => AnsiColor::Yellow,
+        Verdict::Skip => AnsiColor::Cyan,
+        Verdict::Fail | Verdict::Error => AnsiColor::Red,
+    };
+    Style::new().fg_color(Some(color.into())).bold()
+}
+
+/// Prints one scenario's verdict (and, when it did not pass, where and why).
+pub fn print_outcome(out: &mut impl Write, o: &Outcome) -> std::io::Result<()> {
+    let s = style(o.verdict);
+    let label = o.verdict.as_str().to_uppercase();
+    writeln!(
+        out,
+        "{s}{label:<5}{s:#} {} [{}] {:.2}s",
+        o.id,
+        o.rules.join(", "),
+        o.seconds
+    )?;
+    let dim = Style::new().dimmed();
+    if let Some(f) = &o.failure {
+        writeln!(out, "      {}", o.title)?;
+        writeln!(out, "      at {}:{} (step {})", o.file, f.line, f.step)?;
+        writeln!(
+            out,
+            "      rule {} ({:?}): {}",
+            f.rule, f.level, f.statement
+        )?;
+        writeln!(out, "      expected: {}", f.expected)?;
+        writeln!(out, "      actual:   {}", f.actual)?;
+        if let Some(h) = &f.actual_hex {
+            writeln!(out, "      {dim}bytes:    {h}{dim:#}")?;
+        }
+    }
+    if let Some(r) = &o.reason {
+        writeln!(out, "      {r}")?;
+    }
+    for n in &o.notes {
+        writeln!(out, "      {dim}note: {n}{dim:#}")?;
+    }
+    Ok(())
+}
+
+/// `N passed, N failed, N warned, N skipped` (and errors when there were any).
+pub fn closing_line(t: &Totals) -> String {
+    let mut line = format!(
+        "{} passed, {} failed, {} warned, {} skipped",
+        t.passed, t.failed, t.warned, t.skipped
+    );
+    if t.errors > 0 {
+        line.push_str(&format!(", {} errors", t.errors));
+    }
+    line
+}

@@ -1,0 +1,79 @@
+//! JUnit XML: one testsuite per area (the scenario's folder), one testcase per scenario.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::verdict::{Outcome, Verdict};
+
+fn area(o: &Outcome) -> String {
+    std::path::Path::new(&o.file)
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenarios".into())
+}
+
+/// The report as JUnit XML.
+pub fn junit_xml(
+    outcomes: &[Outcome],
+    strict: bool,
+) -> Result<String, quick_junit::SerializeError> {
+    let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
+    for o in outcomes {
+        let mut status = match o.verdict {
+            Verdict::Pass => TestCaseStatus::success(),
+            Verdict::Warn if !strict => TestCaseStatus::success(),
+            Verdict::Skip => TestCaseStatus::skipped(),
+            Verdict::Warn | Verdict::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
+            Verdict::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+        };
+        if let Some(f) = &o.failure {
+            let message = format!("{} broken: {}", f.rule, f.statement);
+            let detail = format!(
+                "{}:{} (step {})\nrule {} ({:?}): {}\nexpected: {}\nactual:   {}\n{}",
+                o.file,
+                f.line,
+                f.step,
+                f.rule,
+                f.level,
+                f.statement,
+                f.expected,
+                f.actual,
+                f.actual_hex
+                    .as_deref()
+                    .map(|h| format!("bytes:    {h}\n"))
+                    .unwrap_or_default()
+            );
+            match &mut status {
+                TestCaseStatus::NonSuccess { .. } => {
+                    status.set_message(message);
+                    status.set_description(detail);
+                }
+                _ => {}
+            }
+        } else if let Some(reason) = &o.reason {
+            status.set_message(reason.clone());
+        }
+        let mut case = TestCase::new(o.id.clone(), status);
+        let area = area(o);
+        case.set_classname(format!("msrp-check.{area}"));
+        case.set_time(Duration::from_secs_f64(o.seconds));
+        if o.verdict == Verdict::Warn && !strict {
+            if let Some(f) = &o.failure {
+                case.set_system_out(format!(
+                    "warning: SHOULD rule {} broken: {}\nexpected: {}\nactual:   {}",
+                    f.rule, f.statement, f.expected, f.actual
+                ));
+            }
+        }
+        suites
+            .entry(area.clone())
+            .or_insert_with(|| TestSuite::new(area))
+            .add_test_case(case);
+    }
+    let mut report = Report::new("msrp-check");
+    report.add_test_suites(suites.into_values());
+    report.to_string()
+}

@@ -1,0 +1,83 @@
+//! The rules of the strict profile (SPEC.md), with their level and a one-line statement, so
+//! that a failure can say which rule broke and what it demands.
+
+use serde::Serialize;
+
+/// How much breaking a rule matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    /// Breaking it is a conformance failure.
+    Must,
+    /// Breaking it is a warning (a failure with `--strict`).
+    Should,
+}
+
+/// One rule of the profile.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Rule {
+    pub id: &'static str,
+    pub level: Level,
+    pub statement: &'static str,
+}
+
+use Level::{Must, Should};
+
+const fn r(id: &'static str, level: Level, statement: &'static str) -> Rule {
+    Rule {
+        id,
+        level,
+        statement,
+    }
+}
+
+/// Every rule of the strict profile, in SPEC.md order.
+pub const RULES: &[Rule] = &[
+    r("ENC-1", Must, "Integers are unsigned big-endian; the opcode is 2 bytes."),
+    r("ENC-2", Must, "A variable-length field is a byte string ended by one 0x00 byte."),
+    r("ENC-3", Must, "A frame may arrive split across segments, several frames in one; receivers reassemble the stream."),
+    r("CONN-1", Must, "TCP, port 8080 by default, every tool takes another port as an option."),
+    r("CONN-2", Must, "A server at its client limit sends ERROR \"server-full: …\" and closes the new connection."),
+    r("NAME-1", Must, "A client's first 4 bytes are its name, no opcode; a valid name is 4 bytes in 0x21..=0x7E."),
+    r("NAME-2", Must, "The server sends nothing on a successful login."),
+    r("NAME-3", Must, "An invalid name gets ERROR \"bad-name: …\" and the connection is closed."),
+    r("NAME-4", Must, "A name already connected gets ERROR \"name-taken: …\", the new connection is closed, the existing one untouched."),
+    r("NAME-5", Must, "A name is free again as soon as its connection ends."),
+    r("NAME-6", Should, "A connection that has not sent its 4 name bytes within the handshake timeout is closed."),
+    r("MSG-1", Must, "Client → server: 0x0001 | to[4] | text 0x00."),
+    r("MSG-2", Must, "Server → recipient: 0x0001 | from[4] | text 0x00, with the sender's name."),
+    r("MSG-3", Must, "The text is delivered byte for byte, including an empty text."),
+    r("MSG-4", Must, "A message to a name not connected gets ERROR \"unknown-recipient: …\"; the sender stays connected."),
+    r("MSG-5", Must, "A message to oneself is delivered to oneself."),
+    r("LIM-1", Must, "Text longer than the server's limit gets ERROR \"too-large: …\" and the connection is closed."),
+    r("FILE-1", Must, "Client → server header: 0x0002 | to[4] | filename 0x00 | size u64 | port u32 | ip 0x00 (ip ≤ 45 bytes)."),
+    r("FILE-2", Must, "port 0 is relay mode: exactly size body bytes follow; the server forwards an empty ip."),
+    r("FILE-3", Must, "Server → recipient: the same header with the sender's name, then the body streamed as it arrives."),
+    r("FILE-4", Must, "port ≠ 0 is P2P mode: no body through the server; the recipient connects to ip:port and reads size bytes."),
+    r("FILE-5", Should, "In P2P mode the server replaces ip with the sender's address as it sees it."),
+    r("FILE-6", Must, "A filename is 1..=255 bytes without '/', '\\\\' or 0x00 and is not '.' or '..'; otherwise ERROR \"malformed: …\" and close."),
+    r("FILE-7", Must, "A file for a name not connected gets ERROR \"unknown-recipient: …\"; a relay body is read and discarded."),
+    r("FILE-8", Must, "If the recipient disconnects during a relayed body, the sender gets ERROR \"transfer-aborted: …\"."),
+    r("FILE-9", Must, "If the sender disconnects during a relayed body, the server closes the recipient's connection."),
+    r("ORD-1", Must, "Frames from one sender to one recipient arrive in the order sent."),
+    r("ORD-2", Must, "A relayed body is contiguous on the recipient's stream: no other frame inside it."),
+    r("LIST-1", Must, "Client → server: 0x0003 alone."),
+    r("LIST-2", Must, "Server → client: 0x0003 | \"Lista de clientes:\\n\" + \"Cliente {i}: {name}\\n\" per client in connection order | 0x00."),
+    r("ACK-1", Must, "Recipient → server and server → sender: 0x0004 | filename 0x00."),
+    r("ACK-2", Must, "An ACK goes to the sender of the oldest unacknowledged transfer of that filename to the acknowledging client."),
+    r("ACK-3", Must, "An ACK that matches no transfer gets ERROR \"unexpected-ack: …\"; the connection stays open."),
+    r("ACK-4", Should, "The recipient sends its ACK only after it has all size bytes."),
+    r("ERR-1", Must, "Server → client: 0x0005 | text 0x00, text = reason token, \": \", detail."),
+    r("ERR-2", Must, "An unknown opcode gets ERROR \"bad-opcode: …\" and the connection is closed."),
+    r("ERR-3", Must, "An ERROR frame sent by a client is read and discarded; the connection stays open."),
+    r("ERR-4", Must, "No input, however malformed, makes the server stop serving its other clients."),
+    r("ERR-5", Should, "After an ERROR that closes, the server half-closes and drains input for up to 1 s (lingering close)."),
+    r("ROB-1", Must, "A slow or stalled recipient never blocks delivery between other clients."),
+    r("ROB-2", Must, "A client disconnecting at any byte of any frame leaves the server serving everyone and frees its name."),
+    r("ROB-3", Should, "Memory per connection stays bounded whatever sizes a header declares."),
+];
+
+/// Looks a rule up by ID.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}

@@ -1,0 +1,382 @@
+//! One harness connection to the target: exact writes, decoded reads with deadlines, and a
+//! recording of every byte in both directions (capped, so a flooding target cannot exhaust
+//! memory).
+
+use std::io;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use msrp_reference::decode::{DecodeError, Decoded, Decoder, Limits};
+use msrp_reference::frame::{escape_bytes, FileHeader, Frame};
+use sha2::Digest;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::record::{ConnRecord, Direction};
+use crate::scenario::content::spaced_hex;
+
+/// How a connection ended, as seen by the harness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseKind {
+    /// The peer closed (FIN).
+    Fin,
+    /// The peer reset the connection (RST).
+    Reset,
+    /// Another socket error.
+    Error(String),
+}
+
+impl std::fmt::Display for CloseKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CloseKind::Fin => f.write_str("closed by the server (FIN)"),
+            CloseKind::Reset => f.write_str("reset by the server (RST)"),
+            CloseKind::Error(e) => write!(f, "socket error: {e}"),
+        }
+    }
+}
+
+/// What the target sent next.
+#[derive(Debug, Clone)]
+pub enum Seen {
+    /// A frame (a P2P FILE offer included).
+    Frame(Frame),
+    /// A relay FILE header and its body, read to the end (or as far as it came).
+    Relay {
+        header: FileHeader,
+        received: u64,
+        sha256: [u8; 32],
+        /// Set when the body stopped early: how.
+        cut: Option<String>,
+    },
+    /// The connection ended.
+    Closed(CloseKind),
+    /// Nothing complete before the deadline; `partial` holds bytes of an unfinished frame.
+    Timeout { partial: Vec<u8> },
+    /// Bytes that are not a valid frame (ERR-1, ENC-*): the decoder's error and the bytes.
+    Garbage { error: DecodeError, bytes: Vec<u8> },
+}
+
+impl Seen {
+    /// One line for humans: `MSG from="clt1" text="Hola"`.
+    pub fn describe(&self) -> String {
+        match self {
+            Seen::Frame(f) => describe_frame(f),
+            Seen::Relay {
+                header,
+                received,
+                cut,
+                ..
+            } => {
+                let mut s = describe_frame(&Frame::File(header.clone()));
+                s.push_str(&format!(" + body {received} bytes"));
+                if let Some(c) = cut {
+                    s.push_str(&format!(" (cut: {c})"));
+                }
+                s
+            }
+            Seen::Closed(k) => format!("connection {k}"),
+            Seen::Timeout { partial } if partial.is_empty() => "nothing".into(),
+            Seen::Timeout { partial } => format!("an incomplete frame ({} bytes)", partial.len()),
+            Seen::Garbage { error, .. } => format!("bytes that are not a valid frame ({error})"),
+        }
+    }
+
+    /// The bytes seen, in hex (frames re-encoded: the encoding is canonical), at most 96.
+    pub fn hex(&self) -> Option<String> {
+        let bytes: Vec<u8> = match self {
+            Seen::Frame(f) => f.to_bytes().to_vec(),
+            Seen::Relay { header, .. } => Frame::File(header.clone()).to_bytes().to_vec(),
+            Seen::Timeout { partial } if !partial.is_empty() => partial.clone(),
+            Seen::Garbage { bytes, .. } => bytes.clone(),
+            _ => return None,
+        };
+        Some(short_hex(&bytes))
+    }
+}
+
+/// Hex of at most 96 bytes, with the total when longer.
+pub fn short_hex(bytes: &[u8]) -> String {
+    if bytes.len() > 96 {
+        format!("{} … ({} bytes)", spaced_hex(&bytes[..96]), bytes.len())
+    } else {
+        spaced_hex(bytes)
+    }
+}
+
+/// A frame on one line.
+pub fn describe_frame(f: &Frame) -> String {
+    match f {
+        Frame::Msg { name, text } => format!("MSG name=\"{name}\" text=\"{}\"", clip(text)),
+        Frame::File(h) => format!(
+            "FILE name=\"{}\" filename=\"{}\" size={} port={} ip=\"{}\"",
+            h.name,
+            escape_bytes(&h.filename),
+            h.size,
+            h.port,
+            escape_bytes(&h.ip)
+        ),
+        Frame::ListRequest => "LIST".into(),
+        Frame::ListReply { text } => format!("LIST text=\"{}\"", clip(text)),
+        Frame::Ack { filename } => format!("ACK filename=\"{}\"", escape_bytes(filename)),
+        Frame::Error { text } => format!("ERROR text=\"{}\"", clip(text)),
+    }
+}
+
+/// Escaped text, shortened past 200 bytes.
+pub fn clip(text: &[u8]) -> String {
+    if text.len() > 200 {
+        format!("{}…({} bytes)", escape_bytes(&text[..200]), text.len())
+    } else {
+        escape_bytes(text)
+    }
+}
+
+/// A harness connection.
+pub struct Conn {
+    stream: Option<TcpStream>,
+    buf: BytesMut,
+    decoder: Decoder,
+    closed: Option<CloseKind>,
+    pub record: ConnRecord,
+}
+
+impl Conn {
+    /// Connects within `wait`.
+    pub async fn connect(
+        target: std::net::SocketAddr,
+        wait: Duration,
+        record: ConnRecord,
+    ) -> io::Result<Conn> {
+        let stream = tokio::time::timeout(wait, TcpStream::connect(target))
+            .await
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer within {wait:?}"),
+                )
+            })??;
+        Ok(Conn::from_stream(stream, record))
+    }
+
+    /// Wraps an accepted or connected stream.
+    pub fn from_stream(stream: TcpStream, mut record: ConnRecord) -> Conn {
+        let _ = stream.set_nodelay(true);
+        if let (Ok(l), Ok(p)) = (stream.local_addr(), stream.peer_addr()) {
+            record.set_addrs(l, p);
+        }
+        Conn {
+            stream: Some(stream),
+            buf: BytesMut::new(),
+            decoder: Decoder::server_to_client(Limits::default()),
+            closed: None,
+            record,
+        }
+    }
+
+    /// Writes `bytes`, cut into `split` sizes (the rest in one last write) with `pause`
+    /// between writes.
+    pub async fn send(
+        &mut self,
+        bytes: &[u8],
+        split: &[usize],
+        pause: Duration,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let mut writes = Vec::new();
+        let mut at = 0;
+        for &n in split {
+            if at >= bytes.len() {
+                break;
+            }
+            let end = (at + n).min(bytes.len());
+            writes.push(&bytes[at..end]);
+            at = end;
+        }
+        if at < bytes.len() || bytes.is_empty() {
+            writes.push(&bytes[at..]);
+        }
+        let count = writes.len();
+        for (i, w) in writes.into_iter().enumerate() {
+            self.write(w, deadline).await?;
+            if i + 1 < count && !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// One write, bounded by `deadline` (a target that stops reading cannot hang it).
+    pub async fn write(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), String> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err("the connection is already closed".into());
+        };
+        match tokio::time::timeout_at(deadline, stream.write_all(bytes)).await {
+            Ok(Ok(())) => {
+                self.record.push(Direction::Out, bytes);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("write failed: {e}")),
+            Err(_) => Err("write blocked until the deadline: the target stopped reading".into()),
+        }
+    }
+
+    /// Reads more bytes into the buffer; `Err` tells how the stream ended or that the
+    /// deadline passed (`None`).
+    async fn fill(&mut self, deadline: Instant) -> Result<(), Option<CloseKind>> {
+        if let Some(k) = &self.closed {
+            return Err(Some(k.clone()));
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Some(CloseKind::Error("closed by the harness".into())));
+        };
+        let mut chunk = [0u8; 64 * 1024];
+        let kind = match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => return Err(None),
+            Ok(Ok(0)) => CloseKind::Fin,
+            Ok(Ok(n)) => {
+                self.record.push(Direction::In, &chunk[..n]);
+                self.buf.extend_from_slice(&chunk[..n]);
+                return Ok(());
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => CloseKind::Reset,
+            Ok(Err(e)) => CloseKind::Error(e.to_string()),
+        };
+        self.record.close_by_peer(kind == CloseKind::Reset);
+        self.closed = Some(kind.clone());
+        Err(Some(kind))
+    }
+
+    /// Next decoded item, or what happened instead.
+    async fn next_item(&mut self, deadline: Instant) -> Result<Decoded, Seen> {
+        loop {
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(item)) => return Ok(item),
+                Ok(None) => {}
+                Err(error) => {
+                    let bytes = self.buf.split().to_vec();
+                    return Err(Seen::Garbage { error, bytes });
+                }
+            }
+            match self.fill(deadline).await {
+                Ok(()) => {}
+                Err(Some(kind)) => return Err(Seen::Closed(kind)),
+                Err(None) => {
+                    return Err(Seen::Timeout {
+                        partial: self.buf.to_vec(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Next frame; a relay header comes with its whole body, hashed (never stored).
+    /// `body_deadline` bounds reading the body.
+    pub async fn next(&mut self, deadline: Instant, body_wait: Duration) -> Seen {
+        let header = match self.next_item(deadline).await {
+            Ok(Decoded::Frame(Frame::File(h))) if h.is_relay() => h,
+            Ok(Decoded::Frame(f)) => return Seen::Frame(f),
+            Ok(Decoded::Body { data, .. }) => {
+                // A body run with no header in front of it cannot happen with a fresh
+                // decoder; report it as garbage rather than trusting it.
+                return Seen::Timeout {
+                    partial: data.to_vec(),
+                };
+            }
+            Ok(Decoded::Login(_)) => unreachable!("server streams have no login"),
+            Err(seen) => return seen,
+        };
+        let mut hasher = sha2::Sha256::new();
+        let mut received = 0u64;
+        let mut cut = None;
+        let body_deadline = Instant::now() + body_wait;
+        while received < header.size {
+            match self.next_item(body_deadline).await {
+                Ok(Decoded::Body { data, .. }) => {
+                    hasher.update(&data);
+                    received += data.len() as u64;
+                }
+                Ok(other) => {
+                    cut = Some(format!("decoder yielded {other:?} inside a body"));
+                    break;
+                }
+                Err(Seen::Closed(k)) => {
+                    cut = Some(format!("connection {k}"));
+                    break;
+                }
+                Err(Seen::Timeout { .. }) => {
+                    cut = Some(format!("no more body bytes within {body_wait:?}"));
+                    break;
+                }
+                Err(other) => {
+                    cut = Some(other.describe());
+                    break;
+                }
+            }
+        }
+        Seen::Relay {
+            header,
+            received,
+            sha256: hasher.finalize().into(),
+            cut,
+        }
+    }
+
+    /// True when no byte at all waits in the buffer.
+    pub fn buffer_is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Reads and decodes exactly `size` raw bytes (a P2P side stream), hashing them.
+    pub async fn read_raw(
+        &mut self,
+        size: u64,
+        deadline: Instant,
+    ) -> (u64, [u8; 32], Option<String>) {
+        let mut hasher = sha2::Sha256::new();
+        let mut got = 0u64;
+        let mut cut = None;
+        while got < size {
+            if self.buf.is_empty() {
+                match self.fill(deadline).await {
+                    Ok(()) => {}
+                    Err(Some(k)) => {
+                        cut = Some(format!("connection {k}"));
+                        break;
+                    }
+                    Err(None) => {
+                        cut = Some("deadline passed".into());
+                        break;
+                    }
+                }
+            }
+            let n = (size - got).min(self.buf.len() as u64) as usize;
+            let data: Bytes = self.buf.split_to(n).freeze();
+            hasher.update(&data);
+            got += n as u64;
+        }
+        (got, hasher.finalize().into(), cut)
+    }
+
+    /// Closes: gracefully (FIN) or with a reset (RST, via SO_LINGER 0).
+    pub async fn close(&mut self, abrupt: bool) {
+        if let Some(stream) = self.stream.take() {
+            if abrupt {
+                let _ = stream.set_zero_linger();
+            } else {
+                let mut stream = stream;
+                let _ = tokio::time::timeout(Duration::from_millis(200), stream.shutdown()).await;
+                self.record.close_by_us(false);
+                return;
+            }
+            drop(stream);
+            self.record.close_by_us(abrupt);
+        }
+    }
+
+    /// Whether the peer has closed.
+    pub fn peer_closed(&self) -> Option<&CloseKind> {
+        self.closed.as_ref()
+    }
+}

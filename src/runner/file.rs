@@ -1,0 +1,236 @@
+//! `file`: a whole transfer — header, body (relay) or side connection (P2P), then the ACK.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use msrp_reference::frame::{FileHeader, Frame, Name};
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+
+use super::conn::{Conn, Seen};
+use super::expect::body_wait;
+use super::{ScenarioRun, StepError, StepResult};
+use crate::scenario::content::{fill, sha256_of};
+use crate::scenario::{FileIn, FileStep, Matcher, Mode};
+
+/// Writes `size` bytes of the content of `seed` in `fragment`-byte writes.
+async fn write_body(
+    conn: &mut Conn,
+    seed: u64,
+    size: u64,
+    fragment: usize,
+    deadline: Instant,
+) -> Result<(), String> {
+    let mut buf = vec![0u8; fragment];
+    let mut sent = 0u64;
+    while sent < size {
+        let n = (size - sent).min(fragment as u64) as usize;
+        fill(seed, sent, &mut buf[..n]);
+        conn.write(&buf[..n], deadline).await?;
+        sent += n as u64;
+    }
+    Ok(())
+}
+
+impl ScenarioRun<'_> {
+    pub(super) async fn file(&mut self, f: &FileStep) -> StepResult {
+        let from = self.sc.clients.one(&f.from).map_err(StepError::Broken)?;
+        let to = self.sc.clients.one(&f.to).map_err(StepError::Broken)?;
+        if from == to {
+            return Err(StepError::Broken("a file step needs two different clients (use send/expect for a transfer to oneself)".into()));
+        }
+        let wait = self.wait(f.timeout);
+        let fragment = f.fragment.unwrap_or(msrp_reference::client::FRAGMENT);
+        let mut sender = self
+            .conns
+            .remove(&from)
+            .ok_or_else(|| StepError::Broken(format!("client \"{from}\" is not connected")))?;
+        let mut recipient = match self.conns.remove(&to) {
+            Some(c) => c,
+            None => {
+                self.conns.insert(from.clone(), sender);
+                return Err(StepError::Broken(format!(
+                    "client \"{to}\" is not connected"
+                )));
+            }
+        };
+        let result = match f.mode {
+            Mode::Relay => {
+                self.relay(f, &mut sender, &mut recipient, wait, fragment)
+                    .await
+            }
+            Mode::P2p => {
+                self.p2p(f, &mut sender, &mut recipient, wait, fragment)
+                    .await
+            }
+        };
+        let result = match result {
+            Ok(()) if f.ack.unwrap_or(true) => ack(f, &mut sender, &mut recipient, wait).await,
+            other => other,
+        };
+        self.conns.insert(from, sender);
+        self.conns.insert(to, recipient);
+        result
+    }
+
+    fn expected_header(&self, f: &FileStep, mode: Mode, port: Option<u32>) -> FileIn {
+        FileIn {
+            from: f.from.clone(),
+            name: Some(Matcher::Exact(f.name.clone())),
+            size: Some(f.size),
+            mode,
+            port,
+            ip: None,
+            seed: Some(f.seed),
+            sha256: None,
+        }
+    }
+
+    async fn relay(
+        &mut self,
+        f: &FileStep,
+        sender: &mut Conn,
+        recipient: &mut Conn,
+        wait: Duration,
+        fragment: usize,
+    ) -> StepResult {
+        let header = Frame::File(FileHeader {
+            name: Name(self.wire(&f.to)?),
+            filename: Bytes::copy_from_slice(f.name.as_bytes()),
+            size: f.size,
+            port: 0,
+            ip: Bytes::new(),
+        });
+        let deadline = Instant::now() + body_wait(wait, f.size);
+        let send = async {
+            sender.write(&header.to_bytes(), deadline).await?;
+            write_body(sender, f.seed, f.size, fragment, deadline).await
+        };
+        let receive = recipient.next(
+            Instant::now() + body_wait(wait, f.size),
+            body_wait(wait, f.size),
+        );
+        let (sent, seen) = tokio::join!(send, receive);
+        self.check_file(&self.expected_header(f, Mode::Relay, None), &seen)?;
+        sent.map_err(|e| StepError::Mismatch {
+            rule: Some("FILE-2".into()),
+            expected: format!("the server reads all {} body bytes", f.size),
+            actual: e,
+            hex: None,
+        })
+    }
+
+    async fn p2p(
+        &mut self,
+        f: &FileStep,
+        sender: &mut Conn,
+        recipient: &mut Conn,
+        wait: Duration,
+        fragment: usize,
+    ) -> StepResult {
+        let local_ip = sender
+            .record
+            .local
+            .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+        let listener = tokio::net::TcpListener::bind(SocketAddr::new(local_ip, 0))
+            .await
+            .map_err(|e| StepError::Broken(format!("cannot listen for P2P: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StepError::Broken(e.to_string()))?
+            .port();
+        let header = Frame::File(FileHeader {
+            name: Name(self.wire(&f.to)?),
+            filename: Bytes::copy_from_slice(f.name.as_bytes()),
+            size: f.size,
+            port: u32::from(port),
+            ip: Bytes::from(local_ip.to_string()),
+        });
+        sender
+            .write(&header.to_bytes(), Instant::now() + wait)
+            .await
+            .map_err(StepError::Broken)?;
+        let seen = recipient.next(Instant::now() + wait, wait).await;
+        self.check_file(
+            &self.expected_header(f, Mode::P2p, Some(u32::from(port))),
+            &seen,
+        )?;
+        let Seen::Frame(Frame::File(offer)) = &seen else {
+            unreachable!("check_file accepted it as a P2P offer")
+        };
+        let fail = |actual: String| StepError::Mismatch {
+            rule: Some("FILE-4".into()),
+            expected: format!("{} bytes from the sender over the offered address", f.size),
+            actual,
+            hex: None,
+        };
+        let ip: IpAddr = std::str::from_utf8(&offer.ip)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                fail(format!(
+                    "offer ip \"{}\" is not an address",
+                    String::from_utf8_lossy(&offer.ip)
+                ))
+            })?;
+        let addr = SocketAddr::new(ip, port);
+        let label = format!("p2p {}<-{}", f.to, f.from);
+        let record = self.record(&label, false);
+        let deadline = Instant::now() + body_wait(wait, f.size);
+        let serve = async {
+            let (mut peer, _) = tokio::time::timeout_at(deadline, listener.accept())
+                .await
+                .map_err(|_| "nobody connected to the offered port".to_string())?
+                .map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; fragment];
+            let mut sent = 0u64;
+            while sent < f.size {
+                let n = (f.size - sent).min(fragment as u64) as usize;
+                fill(f.seed, sent, &mut buf[..n]);
+                tokio::time::timeout_at(deadline, peer.write_all(&buf[..n]))
+                    .await
+                    .map_err(|_| "the recipient stopped reading".to_string())?
+                    .map_err(|e| e.to_string())?;
+                sent += n as u64;
+            }
+            let _ = peer.shutdown().await;
+            Ok::<(), String>(())
+        };
+        let fetch = async {
+            let mut side = Conn::connect(addr, wait, record)
+                .await
+                .map_err(|e| (format!("cannot connect to {addr}: {e}"), None))?;
+            let (got, digest, cut) = side.read_raw(f.size, deadline).await;
+            side.close(false).await;
+            Ok::<_, (String, Option<crate::record::ConnRecord>)>((got, digest, cut, side.record))
+        };
+        let (served, fetched) = tokio::join!(serve, fetch);
+        let (got, digest, cut, record) = fetched.map_err(|(e, _)| fail(e))?;
+        self.done.push(record);
+        served.map_err(fail)?;
+        if got != f.size || cut.is_some() {
+            return Err(fail(format!("{got} bytes ({})", cut.unwrap_or_default())));
+        }
+        if digest != sha256_of(f.seed, f.size) {
+            return Err(fail("bytes with another SHA-256".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The recipient acknowledges; the sender must get the ACK (ACK-1, ACK-2).
+async fn ack(f: &FileStep, sender: &mut Conn, recipient: &mut Conn, wait: Duration) -> StepResult {
+    let ack = Frame::Ack {
+        filename: Bytes::copy_from_slice(f.name.as_bytes()),
+    };
+    recipient
+        .write(&ack.to_bytes(), Instant::now() + wait)
+        .await
+        .map_err(StepError::Broken)?;
+    let seen = sender.next(Instant::now() + wait, wait).await;
+    match &seen {
+        Seen::Frame(Frame::Ack { filename }) if filename[..] == *f.name.as_bytes() => Ok(()),
+        _ => Err(StepError::mismatch(format!("ACK filename=\"{}\"", f.name), &seen).blame("ACK-2")),
+    }
+}

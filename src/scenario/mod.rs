@@ -1,0 +1,473 @@
+//! Scenarios: loading YAML files into checked [`Scenario`]s, with file:line in every error.
+
+pub mod content;
+pub mod model;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use model::*;
+
+/// A scenario file that could not be loaded, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// A loaded and checked scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub path: PathBuf,
+    /// The file's text, for reports.
+    pub source: String,
+    pub file: ScenarioFile,
+    /// 1-based line of each step in the file.
+    pub step_lines: Vec<usize>,
+    pub clients: Clients,
+}
+
+/// Resolved client names: every single client (group members included, as `group.N`) with
+/// its wire name, and every group with its members.
+#[derive(Debug, Clone, Default)]
+pub struct Clients {
+    pub wire: BTreeMap<String, Vec<u8>>,
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+impl Clients {
+    /// The logical clients a reference names: a group's members, or the client itself.
+    pub fn expand(&self, name: &str) -> Result<Vec<String>, String> {
+        if let Some(members) = self.groups.get(name) {
+            return Ok(members.clone());
+        }
+        if self.wire.contains_key(name) {
+            return Ok(vec![name.to_string()]);
+        }
+        Err(format!("\"{name}\" is not a declared client"))
+    }
+
+    /// Exactly one logical client.
+    pub fn one(&self, name: &str) -> Result<String, String> {
+        match self.expand(name)?.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Err(format!(
+                "\"{name}\" is a group; this field takes one client (\"{name}.0\")"
+            )),
+        }
+    }
+
+    /// The wire name of a reference: a declared client's, or a literal 4-byte name (for
+    /// addressing names nobody has).
+    pub fn wire_of(&self, name: &str) -> Result<[u8; 4], String> {
+        let bytes = match self.wire.get(name) {
+            Some(w) => w.clone(),
+            None if self.groups.contains_key(name) => {
+                return Err(format!(
+                    "\"{name}\" is a group; name one member (\"{name}.0\")"
+                ))
+            }
+            None => name.as_bytes().to_vec(),
+        };
+        bytes.try_into().map_err(|b: Vec<u8>| {
+            format!(
+                "\"{name}\" is neither a declared client nor a 4-byte name ({} bytes)",
+                b.len()
+            )
+        })
+    }
+}
+
+/// Loads one scenario file.
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    let source = std::fs::read_to_string(path).map_err(|e| LoadError {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(path, &source)
+}
+
+/// Parses and checks scenario text.
+pub fn parse(path: &Path, source: &str) -> Result<Scenario, LoadError> {
+    let err = |line: Option<usize>, message: String| LoadError {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    // Steps are written as single-key maps (`- connect: alice`), not YAML tags.
+    let de = serde_yaml::Deserializer::from_str(source);
+    let file: ScenarioFile = serde_yaml::with::singleton_map_recursive::deserialize(de).map_err(
+        |e: serde_yaml::Error| {
+            let line = e.location().map(|l| l.line());
+            err(line, e.to_string())
+        },
+    )?;
+    let step_lines = step_lines(source, file.steps.len());
+    let clients = resolve_clients(&file).map_err(|m| err(find_line(source, "clients:"), m))?;
+    let scenario = Scenario {
+        path: path.to_path_buf(),
+        source: source.to_string(),
+        file,
+        step_lines,
+        clients,
+    };
+    check(&scenario).map_err(|(line, m)| err(line, m))?;
+    Ok(scenario)
+}
+
+fn find_line(source: &str, prefix: &str) -> Option<usize> {
+    source
+        .lines()
+        .position(|l| l.starts_with(prefix))
+        .map(|i| i + 1)
+}
+
+/// Lines of the items of the top-level `steps:` block sequence. serde_yaml keeps no
+/// positions for values, so this reads the block layout; flow-style lists get the
+/// `steps:` line for every step.
+fn step_lines(source: &str, count: usize) -> Vec<usize> {
+    let lines: Vec<&str> = source.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.trim_end() == "steps:") else {
+        return vec![find_line(source, "steps").unwrap_or(1); count];
+    };
+    let mut out = Vec::new();
+    let mut indent = None;
+    for (i, line) in lines.iter().enumerate().skip(start + 1) {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let this = line.len() - trimmed.len();
+        if this == 0 && !trimmed.starts_with('-') {
+            break;
+        }
+        if trimmed.starts_with("- ") || trimmed == "-" {
+            match indent {
+                None => indent = Some(this),
+                Some(ind) if ind != this => continue,
+                _ => {}
+            }
+            out.push(i + 1);
+        }
+    }
+    out.resize(count, start + 1);
+    out
+}
+
+fn resolve_clients(file: &ScenarioFile) -> Result<Clients, String> {
+    let mut clients = Clients::default();
+    for (logical, decl) in &file.clients {
+        if logical.contains('.') {
+            return Err(format!("client name \"{logical}\" may not contain '.'"));
+        }
+        match decl {
+            ClientDecl::Single(wire) => {
+                clients
+                    .wire
+                    .insert(logical.clone(), wire.as_bytes().to_vec());
+            }
+            ClientDecl::Group(GroupDecl { count, prefix }) => {
+                let digits = 4usize
+                    .checked_sub(prefix.len())
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| {
+                        format!("group \"{logical}\": prefix \"{prefix}\" must be 1 to 3 bytes")
+                    })?;
+                let room = 10usize.pow(digits as u32);
+                if *count == 0 || *count > room {
+                    return Err(format!(
+                        "group \"{logical}\": {count} clients do not fit {digits} digits after \"{prefix}\" (1..={room})"
+                    ));
+                }
+                let mut members = Vec::new();
+                for i in 0..*count {
+                    let member = format!("{logical}.{i}");
+                    let wire = format!("{prefix}{i:0digits$}");
+                    clients.wire.insert(member.clone(), wire.into_bytes());
+                    members.push(member);
+                }
+                clients.groups.insert(logical.clone(), members);
+            }
+        }
+    }
+    Ok(clients)
+}
+
+/// Everything serde cannot check: ids, rules, names, exactly-one payloads, hex, regexes.
+fn check(sc: &Scenario) -> Result<(), (Option<usize>, String)> {
+    let f = &sc.file;
+    let top = |m: String| (None, m);
+    if f.id.is_empty()
+        || !f
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(top(format!(
+            "id \"{}\" must be lowercase letters, digits and '-'",
+            f.id
+        )));
+    }
+    if f.rules.is_empty() {
+        return Err(top("rules: list at least one rule ID".into()));
+    }
+    for r in &f.rules {
+        if crate::rules::rule(r).is_none() {
+            return Err(top(format!("rules: \"{r}\" is not a rule of SPEC.md")));
+        }
+    }
+    for (i, step) in f.steps.iter().enumerate() {
+        let line = sc.step_lines.get(i).copied();
+        check_step(sc, step).map_err(|m| (line, m))?;
+    }
+    Ok(())
+}
+
+fn check_rule(rule: &Option<String>) -> Result<(), String> {
+    match rule {
+        Some(r) if crate::rules::rule(r).is_none() => {
+            Err(format!("rule \"{r}\" is not a rule of SPEC.md"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_seconds(what: &str, v: Option<f64>) -> Result<(), String> {
+    match v {
+        Some(s) if !(s.is_finite() && (0.0..=3600.0).contains(&s)) => Err(format!(
+            "{what}: {s} is not a number of seconds in 0..=3600"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_matcher(m: &Option<Matcher>) -> Result<(), String> {
+    if let Some(Matcher::Rule(r)) = m {
+        let set = [
+            r.regex.is_some(),
+            r.any.is_some(),
+            r.not.is_some(),
+            r.len.is_some(),
+        ];
+        if set.iter().filter(|x| **x).count() != 1 {
+            return Err("a matcher takes exactly one of regex, any, not, len".into());
+        }
+        if let Some(re) = &r.regex {
+            regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn exactly_one(what: &str, set: &[(&str, bool)]) -> Result<(), String> {
+    let present: Vec<&str> = set.iter().filter(|(_, p)| *p).map(|(n, _)| *n).collect();
+    if present.len() == 1 {
+        Ok(())
+    } else {
+        let names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
+        Err(format!(
+            "{what} needs exactly one of {}; found {}",
+            names.join(", "),
+            if present.is_empty() {
+                "none".to_string()
+            } else {
+                present.join(", ")
+            }
+        ))
+    }
+}
+
+fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
+    let c = &sc.clients;
+    match step {
+        Step::Connect(ClientOr::Client(name)) => c.expand(name).map(|_| ()),
+        Step::Connect(ClientOr::Full(s)) => {
+            c.expand(&s.client)?;
+            if let Some(raw) = &s.raw {
+                content::parse_hex(raw)?;
+            }
+            check_seconds("settle", s.settle)
+        }
+        Step::Send(s) => {
+            c.expand(&s.from)?;
+            exactly_one(
+                "send",
+                &[
+                    ("msg", s.msg.is_some()),
+                    ("file", s.file.is_some()),
+                    ("list", s.list.is_some()),
+                    ("ack", s.ack.is_some()),
+                    ("error", s.error.is_some()),
+                    ("raw", s.raw.is_some()),
+                    ("data", s.data.is_some()),
+                ],
+            )?;
+            if let Some(m) = &s.msg {
+                c.wire_of(&m.to)?;
+            }
+            if let Some(f) = &s.file {
+                c.wire_of(&f.to)?;
+            }
+            if let Some(raw) = &s.raw {
+                content::parse_hex(raw)?;
+            }
+            check_seconds("pause", s.pause)
+        }
+        Step::File(f) => {
+            c.one(&f.from)?;
+            c.one(&f.to)?;
+            check_rule(&f.rule)?;
+            if f.fragment == Some(0) {
+                return Err("fragment must be at least 1 byte".into());
+            }
+            check_seconds("timeout", f.timeout)
+        }
+        Step::Expect(e) => {
+            c.expand(&e.client)?;
+            check_rule(&e.rule)?;
+            check_seconds("timeout", e.timeout)?;
+            exactly_one(
+                "expect",
+                &[
+                    ("msg", e.msg.is_some()),
+                    ("file", e.file.is_some()),
+                    ("list", e.list.is_some()),
+                    ("list_text", e.list_text.is_some()),
+                    ("ack", e.ack.is_some()),
+                    ("error", e.error.is_some()),
+                ],
+            )?;
+            if let Some(m) = &e.msg {
+                c.expand(&m.from)
+                    .or_else(|_| c.wire_of(&m.from).map(|_| vec![]))?;
+                check_matcher(&m.text)?;
+            }
+            if let Some(f) = &e.file {
+                c.wire_of(&f.from)?;
+                check_matcher(&f.name)?;
+                check_matcher(&f.ip)?;
+                if let Some(h) = &f.sha256 {
+                    if content::parse_hex(h).map(|b| b.len()) != Ok(32) {
+                        return Err(format!("sha256 \"{h}\" is not 32 bytes of hex"));
+                    }
+                }
+            }
+            if let Some(list) = &e.list {
+                for n in list {
+                    c.wire_of(n)?;
+                }
+            }
+            check_matcher(&e.list_text)?;
+            check_matcher(&e.ack)?;
+            if let Some(token) = &e.error {
+                if msrp_reference::Reason::from_token(token).is_none() {
+                    return Err(format!("error: \"{token}\" is not a reason token of ERR-1"));
+                }
+            }
+            Ok(())
+        }
+        Step::ExpectSilence(s) => {
+            c.expand(&s.client)?;
+            check_rule(&s.rule)?;
+            check_seconds("for", s.window)
+        }
+        Step::ExpectClosed(ClientOr::Client(n)) => c.expand(n).map(|_| ()),
+        Step::ExpectClosed(ClientOr::Full(s)) => {
+            c.expand(&s.client)?;
+            check_rule(&s.rule)?;
+            check_seconds("timeout", s.timeout)
+        }
+        Step::Disconnect(ClientOr::Client(n)) => c.expand(n).map(|_| ()),
+        Step::Disconnect(ClientOr::Full(d)) => {
+            c.expand(&d.client)?;
+            if let Some(raw) = &d.raw {
+                content::parse_hex(raw)?;
+            }
+            Ok(())
+        }
+        Step::Sleep(s) => check_seconds("sleep", Some(*s)),
+    }
+}
+
+/// Loads every `.yaml`/`.yml` file under the given files or folders, sorted by path.
+/// Returns the scenarios and the errors of those that failed to load.
+pub fn load_all(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<LoadError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        collect(p, &mut files, &mut errors);
+    }
+    files.sort();
+    files.dedup();
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for f in files {
+        match load(&f) {
+            Ok(s) => {
+                if let Some(other) = scenarios.iter().find(|o| o.file.id == s.file.id) {
+                    errors.push(LoadError {
+                        path: f.clone(),
+                        line: find_line(&s.source, "id:"),
+                        message: format!(
+                            "id \"{}\" is also used by {}",
+                            s.file.id,
+                            other.path.display()
+                        ),
+                    });
+                } else {
+                    scenarios.push(s);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    (scenarios, errors)
+}
+
+fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.push(LoadError {
+                path: path.to_path_buf(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            });
+            return;
+        }
+    };
+    if meta.is_file() {
+        files.push(path.to_path_buf());
+        return;
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(LoadError {
+                path: path.to_path_buf(),
+                line: None,
+                message: format!("cannot list: {e}"),
+            });
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            collect(&p, files, errors);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            files.push(p);
+        }
+    }
+}

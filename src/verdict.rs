@@ -1,0 +1,101 @@
+//! Verdicts and what a report says about each scenario.
+
+use serde::Serialize;
+
+use crate::rules::Level;
+
+/// The result of one scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every step behaved as the profile demands.
+    Pass,
+    /// A SHOULD rule was broken (a failure with `--strict`).
+    Warn,
+    /// Not run: the target lacks a setting the scenario needs.
+    Skip,
+    /// A MUST rule was broken.
+    Fail,
+    /// Could not run: target unreachable, scenario invalid, harness problem.
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Skip => "skip",
+            Verdict::Fail => "fail",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// Where and how a scenario departed from the profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// 1-based step number and its line in the scenario file.
+    pub step: usize,
+    pub line: usize,
+    pub rule: String,
+    pub level: Level,
+    /// The rule's one-line statement.
+    pub statement: String,
+    pub expected: String,
+    pub actual: String,
+    /// The actual bytes, hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_hex: Option<String>,
+}
+
+/// One scenario's line in a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub id: String,
+    pub title: String,
+    pub file: String,
+    pub rules: Vec<String>,
+    pub tags: Vec<String>,
+    pub verdict: Verdict,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Why a scenario was skipped or could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Remarks such as a recording cap being reached.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Counts of a run.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    pub passed: usize,
+    pub failed: usize,
+    pub warned: usize,
+    pub skipped: usize,
+    pub errors: usize,
+}
+
+impl Totals {
+    pub fn of(outcomes: &[Outcome]) -> Totals {
+        let mut t = Totals::default();
+        for o in outcomes {
+            match o.verdict {
+                Verdict::Pass => t.passed += 1,
+                Verdict::Fail => t.failed += 1,
+                Verdict::Warn => t.warned += 1,
+                Verdict::Skip => t.skipped += 1,
+                Verdict::Error => t.errors += 1,
+            }
+        }
+        t
+    }
+
+    /// Scenarios that actually ran.
+    pub fn ran(&self) -> usize {
+        self.passed + self.failed + self.warned
+    }
+}
