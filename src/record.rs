@@ -9,7 +9,17 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 /// Bytes kept per connection; beyond it, bytes are counted but not kept.
-pub const RECORD_CAP: usize = 32 << 20;
+pub const RECORD_CAP: usize = 16 << 20;
+/// Bytes kept per scenario, all connections together.
+pub const SCENARIO_RECORD_CAP: usize = 64 << 20;
+
+/// What a scenario's recordings may still keep, shared by its connections.
+pub type RecordBudget = std::sync::Arc<std::sync::atomic::AtomicUsize>;
+
+/// A fresh budget of [`SCENARIO_RECORD_CAP`] bytes.
+pub fn record_budget() -> RecordBudget {
+    std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(SCENARIO_RECORD_CAP))
+}
 
 /// Which way bytes went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -48,6 +58,7 @@ pub struct ConnRecord {
     /// Whether the harness accepted it (P2P side connections) rather than connected.
     pub accepted: bool,
     start: Instant,
+    budget: RecordBudget,
     pub opened_at: Duration,
     pub events: Vec<RecordEvent>,
     pub kept: usize,
@@ -57,13 +68,19 @@ pub struct ConnRecord {
 
 impl ConnRecord {
     /// A new record; `start` is the scenario's start, times are relative to it.
-    pub fn new(label: impl Into<String>, start: Instant, accepted: bool) -> Self {
+    pub fn new(
+        label: impl Into<String>,
+        start: Instant,
+        accepted: bool,
+        budget: RecordBudget,
+    ) -> Self {
         ConnRecord {
             label: label.into(),
             local: None,
             peer: None,
             accepted,
             start,
+            budget,
             opened_at: start.elapsed(),
             events: Vec::new(),
             kept: 0,
@@ -77,8 +94,19 @@ impl ConnRecord {
     }
 
     pub fn push(&mut self, dir: Direction, bytes: &[u8]) {
-        if self.kept + bytes.len() > RECORD_CAP {
-            self.dropped += bytes.len() as u64;
+        use std::sync::atomic::Ordering;
+        let n = bytes.len();
+        let scenario_room = self
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok();
+        if self.kept + n > RECORD_CAP || !scenario_room {
+            if scenario_room {
+                self.budget.fetch_add(n, Ordering::Relaxed);
+            }
+            self.dropped += n as u64;
             return;
         }
         self.kept += bytes.len();

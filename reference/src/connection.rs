@@ -35,6 +35,10 @@ pub struct FrameReader {
     buf: BytesMut,
     decoder: Decoder,
     read_size: usize,
+    /// Fault injection: drop bytes that do not decode after one read, like a server that
+    /// takes one `recv()` for one frame (ENC-3 broken).
+    #[cfg(feature = "faults")]
+    pub one_read_one_frame: bool,
 }
 
 impl FrameReader {
@@ -45,12 +49,20 @@ impl FrameReader {
             buf: BytesMut::new(),
             decoder,
             read_size: MIN_READ,
+            #[cfg(feature = "faults")]
+            one_read_one_frame: false,
         }
     }
 
     /// The decoder (to ask whether a body is in progress).
     pub fn decoder(&self) -> &Decoder {
         &self.decoder
+    }
+
+    /// The decoder, for fault injection.
+    #[cfg(feature = "faults")]
+    pub fn decoder_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
     }
 
     /// Next item; `Ok(None)` when the peer closed cleanly between frames.
@@ -62,6 +74,13 @@ impl FrameReader {
                     self.buf = BytesMut::new();
                 }
                 return Ok(Some(item));
+            }
+            #[cfg(feature = "faults")]
+            if self.one_read_one_frame
+                && !self.buf.is_empty()
+                && self.decoder.body_remaining().is_none()
+            {
+                self.buf.clear();
             }
             if self.read_more().await? == 0 {
                 return if self.decoder.at_boundary(&self.buf) {

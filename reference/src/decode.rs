@@ -130,6 +130,13 @@ impl Decoder {
         }
     }
 
+    /// Forgets a relayed body in progress and parses what follows as frames: what a server
+    /// that does not discard bodies does (fault injection only).
+    #[cfg(feature = "faults")]
+    pub fn abandon_body(&mut self) {
+        self.state = State::Frames;
+    }
+
     /// True when the decoder is between items with nothing partial to finish: a stream that
     /// ends here ended cleanly.
     pub fn at_boundary(&self, buf: &[u8]) -> bool {

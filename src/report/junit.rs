@@ -46,12 +46,9 @@ pub fn junit_xml(
                     .map(|h| format!("bytes:    {h}\n"))
                     .unwrap_or_default()
             );
-            match &mut status {
-                TestCaseStatus::NonSuccess { .. } => {
-                    status.set_message(message);
-                    status.set_description(detail);
-                }
-                _ => {}
+            if matches!(status, TestCaseStatus::NonSuccess { .. }) {
+                status.set_message(message);
+                status.set_description(detail);
             }
         } else if let Some(reason) = &o.reason {
             status.set_message(reason.clone());

@@ -105,6 +105,7 @@ pub struct ScenarioRun<'a> {
     /// Recordings of connections already closed or of P2P side streams.
     done: Vec<ConnRecord>,
     step_starts: Vec<Duration>,
+    budget: crate::record::RecordBudget,
 }
 
 impl<'a> ScenarioRun<'a> {
@@ -136,7 +137,7 @@ impl<'a> ScenarioRun<'a> {
     }
 
     fn record(&self, label: &str, accepted: bool) -> ConnRecord {
-        ConnRecord::new(label, self.start, accepted)
+        ConnRecord::new(label, self.start, accepted, self.budget.clone())
     }
 
     /// Runs every step; returns the index of the failing step with its error.
@@ -217,6 +218,7 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
         conns: BTreeMap::new(),
         done: Vec::new(),
         step_starts: Vec::new(),
+        budget: crate::record::record_budget(),
     };
     let limit = scenario_deadline(sc, opts);
     let result = match tokio::time::timeout(limit, run.steps()).await {
@@ -244,9 +246,10 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
     for r in &records {
         if r.dropped > 0 {
             outcome.notes.push(format!(
-                "recording of {} capped at {} MiB; {} later bytes not kept",
+                "recording of {} capped ({} MiB per connection, {} MiB per scenario); {} later bytes not kept",
                 r.label,
                 crate::record::RECORD_CAP >> 20,
+                crate::record::SCENARIO_RECORD_CAP >> 20,
                 r.dropped
             ));
         }

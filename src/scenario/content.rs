@@ -69,7 +69,7 @@ mod tests {
         assert_eq!(&whole[1234..4000], &generate(7, 1234, 2766)[..]);
         assert_ne!(whole, generate(8, 0, 5000));
         use sha2::Digest;
-        let direct: [u8; 32] = sha2::Sha256::digest(&generate(3, 0, 200_000)).into();
+        let direct: [u8; 32] = sha2::Sha256::digest(generate(3, 0, 200_000)).into();
         assert_eq!(direct, sha256_of(3, 200_000));
     }
 

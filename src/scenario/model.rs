@@ -64,7 +64,8 @@ pub struct ServerSettings {
     pub handshake_timeout: Option<f64>,
 }
 
-/// One step.
+/// One step. (Steps are parsed once and few; boxing the large variants buys nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {

@@ -1,9 +1,13 @@
 //! The reference server (strict profile). Embeddable: bind to `127.0.0.1:0`, read
 //! [`ServerHandle::local_addr`], and call [`ServerHandle::shutdown`] when done.
 
+mod fault;
 mod outbox;
 mod roster;
 mod session;
+
+#[cfg(feature = "faults")]
+pub use fault::Fault;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +37,9 @@ pub struct ServerConfig {
     pub linger: Duration,
     /// Bytes of frames that may wait for a client that does not read (DEC-8).
     pub outbox_budget: usize,
+    /// A deliberate protocol violation, for testing the conformance suite.
+    #[cfg(feature = "faults")]
+    pub fault: Option<Fault>,
 }
 
 impl Default for ServerConfig {
@@ -43,15 +50,33 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             linger: Duration::from_secs(1),
             outbox_budget: 8 << 20,
+            #[cfg(feature = "faults")]
+            fault: None,
         }
     }
 }
 
 impl ServerConfig {
     fn limits(&self) -> Limits {
+        let max_text = if self.faulty(fault::Fault::IgnoresTextLimit) {
+            16 << 20
+        } else {
+            self.max_text
+        };
         Limits {
-            max_text: self.max_text,
+            max_text,
             ..Limits::default()
+        }
+    }
+
+    /// Whether this server is set to commit `fault` (never, without the `faults` feature).
+    fn faulty(&self, fault: fault::Fault) -> bool {
+        #[cfg(feature = "faults")]
+        return self.fault == Some(fault);
+        #[cfg(not(feature = "faults"))]
+        {
+            let _ = fault;
+            false
         }
     }
 }

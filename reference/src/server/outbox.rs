@@ -90,7 +90,11 @@ impl Outbox {
 }
 
 /// Creates a client's queue and the writer task's receiving end.
-pub fn outbox(budget: usize, kill: CancellationToken) -> (Outbox, OutboxWriter) {
+pub fn outbox(
+    budget: usize,
+    kill: CancellationToken,
+    keep_open_on_short_body: bool,
+) -> (Outbox, OutboxWriter) {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let outbox = Outbox {
@@ -99,7 +103,15 @@ pub fn outbox(budget: usize, kill: CancellationToken) -> (Outbox, OutboxWriter) 
         budget,
         kill: kill.clone(),
     };
-    (outbox, OutboxWriter { rx, queued, kill })
+    (
+        outbox,
+        OutboxWriter {
+            rx,
+            queued,
+            kill,
+            keep_open_on_short_body,
+        },
+    )
 }
 
 /// The writer task's state: drains the queue into the socket.
@@ -108,6 +120,8 @@ pub struct OutboxWriter {
     rx: mpsc::UnboundedReceiver<Outgoing>,
     queued: Arc<AtomicUsize>,
     kill: CancellationToken,
+    /// Fault injection (FILE-9 broken): carry on after a relay whose sender vanished.
+    keep_open_on_short_body: bool,
 }
 
 impl OutboxWriter {
@@ -176,6 +190,9 @@ impl OutboxWriter {
                     let mut remaining = size;
                     while remaining > 0 {
                         let Some(chunk) = body.recv().await else {
+                            if self.keep_open_on_short_body {
+                                break;
+                            }
                             tracing::info!(
                                 remaining,
                                 "relay sender vanished inside the body; closing recipient"

@@ -2,11 +2,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use super::fault::{reverse_list, Fault};
 use super::outbox::{outbox, Outbox};
 use super::roster::{AckRoute, ConnId, LoginRefused};
 use super::Shared;
@@ -20,6 +22,8 @@ enum BodySink {
     Forward(mpsc::Sender<Bytes>),
     /// Nowhere: unknown recipient (FILE-7) or recipient gone (FILE-8).
     Discard,
+    /// Fault injection (ORD-2 broken): chunks queued as ordinary frames.
+    Interleave(Outbox),
 }
 
 /// How a session ends.
@@ -37,11 +41,21 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let kill = shared.shutdown.child_token();
-    let (outbox, writer) = outbox(shared.config.outbox_budget, kill.clone());
+    let (outbox, writer) = outbox(
+        shared.config.outbox_budget,
+        kill.clone(),
+        shared.config.faulty(Fault::RecipientKeptOpen),
+    );
     let writer = tokio::spawn(writer.run(wr));
     let decoder = Decoder::client_to_server(shared.config.limits());
+    #[allow(unused_mut)]
+    let mut reader = FrameReader::new(rd, decoder);
+    #[cfg(feature = "faults")]
+    {
+        reader.one_read_one_frame = shared.config.faulty(Fault::NoReassembly);
+    }
     let mut session = Session {
-        reader: FrameReader::new(rd, decoder),
+        reader,
         outbox,
         peer,
         id,
@@ -56,7 +70,9 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
         end = session.serve() => end,
     };
     if let Some(name) = session.name {
-        session.shared.roster.leave(id, name);
+        if !session.faulty(Fault::NamesNeverFreed) {
+            session.shared.roster.leave(id, name);
+        }
         tracing::info!(%name, %peer, "logged out");
     }
     // Whatever was feeding a relay from this client stops here; its recipient sees a short
@@ -86,6 +102,10 @@ struct Session {
 }
 
 impl Session {
+    fn faulty(&self, fault: Fault) -> bool {
+        self.shared.config.faulty(fault)
+    }
+
     async fn serve(&mut self) -> End {
         if let Err(end) = self.login().await {
             return end;
@@ -96,6 +116,13 @@ impl Session {
                 Ok(None) => return End::Graceful,
                 Err(ReadError::Decode(e)) => {
                     tracing::info!(peer = %self.peer, error = %e, "closing after a protocol error");
+                    if e.reason == Reason::BadOpcode && self.faulty(Fault::BadOpcodeLeftOpen) {
+                        self.complain(e.reason, &e.detail);
+                        self.reader
+                            .discard_until_closed(Duration::from_secs(60))
+                            .await;
+                        return End::Abrupt;
+                    }
                     return self.refuse(e.reason, &e.detail);
                 }
                 Err(e) => {
@@ -112,7 +139,11 @@ impl Session {
     }
 
     async fn login(&mut self) -> Result<(), End> {
-        let timeout = self.shared.config.handshake_timeout;
+        let timeout = if self.faulty(Fault::NoHandshakeTimeout) {
+            Duration::from_secs(3600)
+        } else {
+            self.shared.config.handshake_timeout
+        };
         let name = match tokio::time::timeout(timeout, self.reader.next()).await {
             Ok(Ok(Some(Decoded::Login(name)))) => name,
             Ok(Ok(_)) | Ok(Err(_)) => return Err(End::Abrupt),
@@ -121,11 +152,15 @@ impl Session {
                 return Err(End::Abrupt);
             }
         };
-        if !name.is_valid() {
+        if !name.is_valid() && !self.faulty(Fault::AcceptsBadNames) {
             let detail = format!("\"{name}\" is not 4 printable ASCII bytes without spaces");
             return Err(self.refuse(Reason::BadName, &detail));
         }
-        let max = self.shared.config.max_clients;
+        let max = if self.faulty(Fault::NoClientLimit) {
+            usize::MAX
+        } else {
+            self.shared.config.max_clients
+        };
         match self
             .shared
             .roster
@@ -133,6 +168,17 @@ impl Session {
         {
             Ok(()) => {
                 tracing::info!(%name, peer = %self.peer, "logged in");
+                self.name = Some(name);
+                if self.faulty(Fault::GreetsOnLogin) {
+                    let hello = Frame::Msg {
+                        name,
+                        text: Bytes::from_static(b"welcome"),
+                    };
+                    self.outbox.push_control(hello.to_bytes());
+                }
+                Ok(())
+            }
+            Err(LoginRefused::NameTaken) if self.faulty(Fault::DuplicateNamesAccepted) => {
                 self.name = Some(name);
                 Ok(())
             }
@@ -169,20 +215,29 @@ impl Session {
         let roster = &self.shared.roster;
         match frame {
             Frame::Msg { name: to, text } => {
-                let fwd = Frame::Msg { name: me, text }.to_bytes();
-                if !roster.deliver(&to, fwd) {
+                let from = if self.faulty(Fault::WrongSenderName) {
+                    to
+                } else {
+                    me
+                };
+                let fwd = Frame::Msg { name: from, text }.to_bytes();
+                if !roster.deliver(&to, fwd) && !self.faulty(Fault::SilentUnknownRecipient) {
                     self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
                 }
             }
             Frame::File(header) => self.on_file(header),
             Frame::ListRequest => {
-                let reply = Frame::ListReply {
-                    text: roster.list_text(),
-                };
+                let mut text = roster.list_text();
+                if self.faulty(Fault::ListReversed) {
+                    text = Bytes::from(reverse_list(&text));
+                }
+                let reply = Frame::ListReply { text };
                 self.outbox.push_control(reply.to_bytes());
             }
             Frame::Ack { filename } => match roster.route_ack(&me, &filename) {
+                AckRoute::Sender(_) if self.faulty(Fault::AckLost) => {}
                 AckRoute::Sender(outbox) => outbox.push_frame(Frame::Ack { filename }.to_bytes()),
+                AckRoute::Unmatched if self.faulty(Fault::SilentUnexpectedAck) => {}
                 AckRoute::SenderGone => {
                     tracing::debug!(%me, "ACK for a transfer whose sender has left")
                 }
@@ -209,12 +264,19 @@ impl Session {
             self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
             if header.is_relay() && header.size > 0 {
                 self.body = Some(BodySink::Discard);
+                #[cfg(feature = "faults")]
+                if self.faulty(Fault::BodyNotDiscarded) {
+                    self.reader.decoder_mut().abandon_body();
+                    self.body = None;
+                }
             }
             return;
         };
         let relay = header.is_relay();
         let ip = if relay {
             Bytes::new()
+        } else if self.faulty(Fault::ClaimedIpForwarded) {
+            header.ip.clone()
         } else {
             Bytes::from(observed_ip(self.peer.ip()).to_string())
         };
@@ -224,7 +286,12 @@ impl Session {
             ..header.clone()
         })
         .to_bytes();
-        if relay {
+        if relay && self.faulty(Fault::FramesInsideBody) {
+            recipient.push_frame(fwd);
+            if header.size > 0 {
+                self.body = Some(BodySink::Interleave(recipient));
+            }
+        } else if relay {
             match recipient.push_relay(fwd, header.size) {
                 Some(body) if header.size > 0 => self.body = Some(BodySink::Forward(body)),
                 Some(_) => {}
@@ -243,8 +310,11 @@ impl Session {
     }
 
     async fn on_body(&mut self, data: Bytes, remaining: u64) {
+        if let Some(BodySink::Interleave(outbox)) = &self.body {
+            outbox.push_frame(data.clone());
+        }
         if let Some(BodySink::Forward(tx)) = &self.body {
-            if tx.send(data).await.is_err() {
+            if tx.send(data).await.is_err() && !self.faulty(Fault::AbortNotReported) {
                 self.complain(
                     Reason::TransferAborted,
                     "the recipient disconnected during the transfer; the rest of the body is discarded",

@@ -1,0 +1,68 @@
+//! Deliberate protocol violations, one per rule family, so tests can prove that the
+//! conformance suite notices each of them. Compiled into the server always (each check is a
+//! comparison against `None` otherwise), but settable only with the `faults` feature, which
+//! only the test build enables.
+
+/// One way to break the strict profile on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "faults"), allow(dead_code))]
+pub enum Fault {
+    /// MSG-2: forwards a message with the recipient's name instead of the sender's.
+    WrongSenderName,
+    /// ENC-3: takes one read as one frame and drops what does not decode.
+    NoReassembly,
+    /// LIST-2: lists clients newest first.
+    ListReversed,
+    /// MSG-4: a message to an unknown name vanishes without an ERROR.
+    SilentUnknownRecipient,
+    /// NAME-5: a name stays taken after its connection ends.
+    NamesNeverFreed,
+    /// ORD-2: other frames are written in the middle of a relayed body.
+    FramesInsideBody,
+    /// ACK-2: ACKs are never forwarded.
+    AckLost,
+    /// ERR-2: after ERROR bad-opcode the connection stays open.
+    BadOpcodeLeftOpen,
+    /// FILE-7: the body of a file for an unknown name is parsed as frames.
+    BodyNotDiscarded,
+    /// FILE-5: P2P offers carry the address the sender claimed.
+    ClaimedIpForwarded,
+    /// NAME-3: any 4 bytes are accepted as a name.
+    AcceptsBadNames,
+    /// NAME-4: a second login with a taken name is silently accepted.
+    DuplicateNamesAccepted,
+    /// LIM-1: texts of any length are forwarded.
+    IgnoresTextLimit,
+    /// NAME-2: the server greets a new client with a message.
+    GreetsOnLogin,
+    /// FILE-9: when a relay's sender vanishes, the recipient is left open.
+    RecipientKeptOpen,
+    /// ACK-3: an ACK that matches nothing is ignored silently.
+    SilentUnexpectedAck,
+    /// CONN-2: the client limit is not enforced.
+    NoClientLimit,
+    /// NAME-6: silent connections are never timed out.
+    NoHandshakeTimeout,
+    /// FILE-8: the sender is not told that its recipient left.
+    AbortNotReported,
+}
+
+/// The LIST-2 text with the clients in reverse order (for [`Fault::ListReversed`]).
+pub(crate) fn reverse_list(text: &[u8]) -> Vec<u8> {
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let names: Vec<&[u8]> = lines
+        .iter()
+        .skip(1)
+        .filter_map(|l| l.windows(2).position(|w| w == b": ").map(|i| &l[i + 2..]))
+        .collect();
+    let mut out = b"Lista de clientes:\n".to_vec();
+    for (i, name) in names.iter().rev().enumerate() {
+        out.extend_from_slice(format!("Cliente {}: ", i + 1).as_bytes());
+        out.extend_from_slice(name);
+        out.push(b'\n');
+    }
+    out
+}
