@@ -137,9 +137,12 @@ fn skipped(sc: &Scenario, reason: String) -> RunResult {
             failure: None,
             reason: Some(reason),
             notes: Vec::new(),
+            transcript_diff: None,
         },
         records: Vec::new(),
         step_starts: Vec::new(),
+        transcript: String::new(),
+        started: std::time::SystemTime::now(),
     }
 }
 
@@ -155,7 +158,7 @@ pub async fn run_all(
     scenarios: Vec<Scenario>,
     target: &Target,
     opts: &RunOptions,
-    mut report: impl FnMut(&RunResult),
+    mut report: impl FnMut(&mut RunResult),
 ) -> Vec<RunResult> {
     let mut results: Vec<RunResult> = Vec::new();
     match target {
@@ -169,7 +172,8 @@ pub async fn run_all(
                         r
                     }
                 };
-                report(&result);
+                let mut result = result;
+                report(&mut result);
                 results.push(result);
             }
         }
@@ -211,8 +215,8 @@ pub async fn run_all(
                         );
                     }
                 }
-                while let Some(r) = finished.remove(&results.len()) {
-                    report(&r);
+                while let Some(mut r) = finished.remove(&results.len()) {
+                    report(&mut r);
                     results.push(r);
                 }
             }

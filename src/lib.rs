@@ -6,11 +6,14 @@
 //! - [`report`]: human, JSON and JUnit output.
 
 pub mod check;
+pub mod pcap;
 pub mod record;
 pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod scenario;
+pub mod snapshot;
+pub mod transcript;
 pub mod verdict;
 
 pub use msrp_reference;

@@ -67,6 +67,9 @@ pub struct Outcome {
     /// Remarks such as a recording cap being reached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Unified diff of this run's transcript against the reference snapshot, if they differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript_diff: Option<String>,
 }
 
 /// Counts of a run.

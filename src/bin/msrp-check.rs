@@ -13,8 +13,10 @@ use msrp::check::{coverage, run_all, Selection, Target};
 use msrp::report::{closing_line, junit_xml, print_outcome, JsonReport};
 use msrp::rules::Level;
 use msrp::runner::RunOptions;
+use msrp::runner::RunResult;
 use msrp::scenario::{load_all, ScenarioFile};
-use msrp::verdict::{Outcome, Totals};
+use msrp::snapshot::{diff, Snapshots};
+use msrp::verdict::{Outcome, Totals, Verdict};
 use msrp_reference::server::ServerConfig;
 
 /// Conformance harness for MSRP servers (strict profile). With no --target, each scenario
@@ -63,6 +65,20 @@ struct Args {
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Write one pcap per scenario into this folder (opens decoded in Wireshark with
+    /// contrib/wireshark/msrp.lua).
+    #[arg(long, value_name = "DIR")]
+    pcap_dir: Option<PathBuf>,
+    /// Write one transcript per scenario into this folder (`ID.txt`).
+    #[arg(long, value_name = "DIR")]
+    transcript_dir: Option<PathBuf>,
+    /// Compare each transcript with the reference's approved snapshot in this folder and
+    /// show a diff where they differ (informative unless --strict-transcript).
+    #[arg(long, value_name = "DIR")]
+    snapshots: Option<PathBuf>,
+    /// A transcript that differs from its snapshot fails the scenario.
+    #[arg(long, requires = "snapshots")]
+    strict_transcript: bool,
     /// A setting of the foreign target some scenarios depend on, e.g. max-clients=3,
     /// handshake-timeout=10, max-text=65535 (the reference default is assumed for max-text).
     #[arg(long, value_name = "KEY=VALUE")]
@@ -185,6 +201,18 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         },
     };
+    for dir in [&args.pcap_dir, &args.transcript_dir].into_iter().flatten() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return usage_error(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let snapshots = match &args.snapshots {
+        Some(dir) => match Snapshots::load(dir) {
+            Ok(s) => Some(s),
+            Err(e) => return usage_error(e),
+        },
+        None => None,
+    };
     let target_name = args
         .target
         .clone()
@@ -207,6 +235,9 @@ fn main() -> ExitCode {
         );
     }
     let results = rt.block_on(run_all(scenarios, &target, &opts, |r| {
+        if r.outcome.verdict != Verdict::Skip {
+            keep_artifacts(r, &args, snapshots.as_ref());
+        }
         if human {
             let _ = print_outcome(&mut out, &r.outcome);
         }
@@ -223,11 +254,12 @@ fn main() -> ExitCode {
             file: e.path.display().to_string(),
             rules: Vec::new(),
             tags: Vec::new(),
-            verdict: msrp::verdict::Verdict::Error,
+            verdict: Verdict::Error,
             seconds: 0.0,
             failure: None,
             reason: Some(e.to_string()),
             notes: Vec::new(),
+            transcript_diff: None,
         });
     }
     let totals = Totals::of(&outcomes);
@@ -267,5 +299,47 @@ fn main() -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Writes a run's pcap and transcript, and compares the transcript with its snapshot.
+/// A file that cannot be written makes the scenario an error: its evidence would be lost.
+fn keep_artifacts(r: &mut RunResult, args: &Args, snapshots: Option<&Snapshots>) {
+    let id = r.outcome.id.clone();
+    let mut problems = Vec::new();
+    if let Some(dir) = &args.pcap_dir {
+        let path = dir.join(format!("{id}.pcap"));
+        if let Err(e) = msrp::pcap::write_pcap(&path, &r.records, r.started) {
+            problems.push(format!("cannot write pcap: {e}"));
+        }
+    }
+    if let Some(dir) = &args.transcript_dir {
+        let path = dir.join(format!("{id}.txt"));
+        if let Err(e) = std::fs::write(&path, &r.transcript) {
+            problems.push(format!("cannot write transcript {}: {e}", path.display()));
+        }
+    }
+    if let Some(snaps) = snapshots {
+        match snaps.get(&id) {
+            Some(reference) => {
+                if let Some(d) = diff(reference, &r.transcript) {
+                    r.outcome.transcript_diff = Some(d);
+                    if args.strict_transcript
+                        && matches!(r.outcome.verdict, Verdict::Pass | Verdict::Warn)
+                    {
+                        r.outcome.verdict = Verdict::Fail;
+                        r.outcome.reason = Some("the transcript differs from the reference snapshot (--strict-transcript)".into());
+                    }
+                }
+            }
+            None => r
+                .outcome
+                .notes
+                .push(format!("no reference snapshot for {id}")),
+        }
+    }
+    if !problems.is_empty() {
+        r.outcome.verdict = Verdict::Error;
+        r.outcome.reason = Some(problems.join("; "));
     }
 }

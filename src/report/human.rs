@@ -45,6 +45,17 @@ pub fn print_outcome(out: &mut impl Write, o: &Outcome) -> std::io::Result<()> {
     if let Some(r) = &o.reason {
         writeln!(out, "      {r}")?;
     }
+    if let Some(d) = &o.transcript_diff {
+        writeln!(out, "      transcript differs from the reference snapshot:")?;
+        for line in d.lines() {
+            let st = match line.as_bytes().first() {
+                Some(b'+') => Style::new().fg_color(Some(AnsiColor::Green.into())),
+                Some(b'-') => Style::new().fg_color(Some(AnsiColor::Red.into())),
+                _ => Style::new(),
+            };
+            writeln!(out, "      {st}{line}{st:#}")?;
+        }
+    }
     for n in &o.notes {
         writeln!(out, "      {dim}note: {n}{dim:#}")?;
     }

@@ -65,6 +65,11 @@ pub fn junit_xml(
                 ));
             }
         }
+        if let Some(d) = &o.transcript_diff {
+            case.set_system_err(format!(
+                "transcript differs from the reference snapshot:\n{d}"
+            ));
+        }
         suites
             .entry(area.clone())
             .or_insert_with(|| TestSuite::new(area))

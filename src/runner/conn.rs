@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::record::{ConnRecord, Direction};
 use crate::scenario::content::spaced_hex;
+use crate::transcript::ConnLog;
 
 /// How a connection ended, as seen by the harness.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +141,7 @@ pub struct Conn {
     decoder: Decoder,
     closed: Option<CloseKind>,
     pub record: ConnRecord,
+    pub log: ConnLog,
 }
 
 impl Conn {
@@ -148,6 +150,7 @@ impl Conn {
         target: std::net::SocketAddr,
         wait: Duration,
         record: ConnRecord,
+        log: ConnLog,
     ) -> io::Result<Conn> {
         let stream = tokio::time::timeout(wait, TcpStream::connect(target))
             .await
@@ -157,11 +160,11 @@ impl Conn {
                     format!("no answer within {wait:?}"),
                 )
             })??;
-        Ok(Conn::from_stream(stream, record))
+        Ok(Conn::from_stream(stream, record, log))
     }
 
     /// Wraps an accepted or connected stream.
-    pub fn from_stream(stream: TcpStream, mut record: ConnRecord) -> Conn {
+    pub fn from_stream(stream: TcpStream, mut record: ConnRecord, log: ConnLog) -> Conn {
         let _ = stream.set_nodelay(true);
         if let (Ok(l), Ok(p)) = (stream.local_addr(), stream.peer_addr()) {
             record.set_addrs(l, p);
@@ -172,6 +175,7 @@ impl Conn {
             decoder: Decoder::server_to_client(Limits::default()),
             closed: None,
             record,
+            log,
         }
     }
 
@@ -215,6 +219,7 @@ impl Conn {
         match tokio::time::timeout_at(deadline, stream.write_all(bytes)).await {
             Ok(Ok(())) => {
                 self.record.push(Direction::Out, bytes);
+                self.log.sent(bytes);
                 Ok(())
             }
             Ok(Err(e)) => Err(format!("write failed: {e}")),
@@ -274,6 +279,12 @@ impl Conn {
     /// Next frame; a relay header comes with its whole body, hashed (never stored).
     /// `body_deadline` bounds reading the body.
     pub async fn next(&mut self, deadline: Instant, body_wait: Duration) -> Seen {
+        let seen = self.next_unlogged(deadline, body_wait).await;
+        self.log.received(&seen);
+        seen
+    }
+
+    async fn next_unlogged(&mut self, deadline: Instant, body_wait: Duration) -> Seen {
         let header = match self.next_item(deadline).await {
             Ok(Decoded::Frame(Frame::File(h))) if h.is_relay() => h,
             Ok(Decoded::Frame(f)) => return Seen::Frame(f),
@@ -356,12 +367,20 @@ impl Conn {
             hasher.update(&data);
             got += n as u64;
         }
-        (got, hasher.finalize().into(), cut)
+        let digest: [u8; 32] = hasher.finalize().into();
+        let mut line = format!("raw {got} bytes sha256={}", hex::encode(digest));
+        if let Some(c) = &cut {
+            line.push_str(&format!(" (cut: {c})"));
+        }
+        self.log.note("<", line);
+        (got, digest, cut)
     }
 
     /// Closes: gracefully (FIN) or with a reset (RST, via SO_LINGER 0).
     pub async fn close(&mut self, abrupt: bool) {
         if let Some(stream) = self.stream.take() {
+            let how = if abrupt { "RST" } else { "FIN" };
+            self.log.note("x", format!("harness closes ({how})"));
             if abrupt {
                 let _ = stream.set_zero_linger();
             } else {

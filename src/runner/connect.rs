@@ -22,7 +22,8 @@ impl ScenarioRun<'_> {
         let wait = self.wait(None);
         for logical in &members {
             let record = self.record(logical, false);
-            let mut conn = Conn::connect(self.target, wait, record)
+            let log = self.log(logical);
+            let mut conn = Conn::connect(self.target, wait, record, log)
                 .await
                 .map_err(|e| {
                     StepError::Broken(format!("cannot connect to {}: {e}", self.target))
@@ -39,7 +40,7 @@ impl ScenarioRun<'_> {
             }
             if let Some(mut old) = self.conns.insert(logical.clone(), conn) {
                 old.close(false).await;
-                self.done.push(old.record);
+                self.done.push(old);
             }
         }
         let settle = self.settle(full.settle);

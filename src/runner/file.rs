@@ -55,6 +55,8 @@ impl ScenarioRun<'_> {
                 )));
             }
         };
+        sender.log.phase = 0;
+        recipient.log.phase = 1;
         let result = match f.mode {
             Mode::Relay => {
                 self.relay(f, &mut sender, &mut recipient, wait, fragment)
@@ -69,6 +71,8 @@ impl ScenarioRun<'_> {
             Ok(()) if f.ack.unwrap_or(true) => ack(f, &mut sender, &mut recipient, wait).await,
             other => other,
         };
+        sender.log.phase = 0;
+        recipient.log.phase = 0;
         self.conns.insert(from, sender);
         self.conns.insert(to, recipient);
         result
@@ -140,6 +144,7 @@ impl ScenarioRun<'_> {
             .local_addr()
             .map_err(|e| StepError::Broken(e.to_string()))?
             .port();
+        self.ctx.mask_port(u32::from(port));
         let header = Frame::File(FileHeader {
             name: Name(self.wire(&f.to)?),
             filename: Bytes::copy_from_slice(f.name.as_bytes()),
@@ -177,6 +182,8 @@ impl ScenarioRun<'_> {
         let addr = SocketAddr::new(ip, port);
         let label = format!("p2p {}<-{}", f.to, f.from);
         let record = self.record(&label, false);
+        let mut log = self.log(&label);
+        log.phase = 2;
         let deadline = Instant::now() + body_wait(wait, f.size);
         let serve = async {
             let (mut peer, _) = tokio::time::timeout_at(deadline, listener.accept())
@@ -198,16 +205,16 @@ impl ScenarioRun<'_> {
             Ok::<(), String>(())
         };
         let fetch = async {
-            let mut side = Conn::connect(addr, wait, record)
+            let mut side = Conn::connect(addr, wait, record, log)
                 .await
-                .map_err(|e| (format!("cannot connect to {addr}: {e}"), None))?;
+                .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
             let (got, digest, cut) = side.read_raw(f.size, deadline).await;
             side.close(false).await;
-            Ok::<_, (String, Option<crate::record::ConnRecord>)>((got, digest, cut, side.record))
+            Ok::<_, String>((got, digest, cut, side))
         };
         let (served, fetched) = tokio::join!(serve, fetch);
-        let (got, digest, cut, record) = fetched.map_err(|(e, _)| fail(e))?;
-        self.done.push(record);
+        let (got, digest, cut, side) = fetched.map_err(fail)?;
+        self.done.push(side);
         served.map_err(fail)?;
         if got != f.size || cut.is_some() {
             return Err(fail(format!("{got} bytes ({})", cut.unwrap_or_default())));
@@ -224,10 +231,12 @@ async fn ack(f: &FileStep, sender: &mut Conn, recipient: &mut Conn, wait: Durati
     let ack = Frame::Ack {
         filename: Bytes::copy_from_slice(f.name.as_bytes()),
     };
+    recipient.log.phase = 3;
     recipient
         .write(&ack.to_bytes(), Instant::now() + wait)
         .await
         .map_err(StepError::Broken)?;
+    sender.log.phase = 4;
     let seen = sender.next(Instant::now() + wait, wait).await;
     match &seen {
         Seen::Frame(Frame::Ack { filename }) if filename[..] == *f.name.as_bytes() => Ok(()),

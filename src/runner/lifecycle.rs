@@ -66,7 +66,7 @@ impl ScenarioRun<'_> {
                 let _ = conn.write(b, Instant::now() + wait).await;
             }
             conn.close(abrupt).await;
-            self.done.push(conn.record);
+            self.done.push(conn);
         }
         Ok(())
     }

@@ -93,6 +93,10 @@ pub struct RunResult {
     pub records: Vec<ConnRecord>,
     /// When each step started, relative to the scenario's start.
     pub step_starts: Vec<Duration>,
+    /// The deterministic transcript (see [`crate::transcript`]).
+    pub transcript: String,
+    /// Wall-clock time the run started (pcap timestamps).
+    pub started: std::time::SystemTime,
 }
 
 /// The state of one scenario being run.
@@ -102,8 +106,9 @@ pub struct ScenarioRun<'a> {
     opts: &'a RunOptions,
     start: Instant,
     conns: BTreeMap<String, Conn>,
-    /// Recordings of connections already closed or of P2P side streams.
-    done: Vec<ConnRecord>,
+    /// Connections already closed, and P2P side streams.
+    done: Vec<Conn>,
+    ctx: crate::transcript::RunContext,
     step_starts: Vec<Duration>,
     budget: crate::record::RecordBudget,
 }
@@ -140,10 +145,15 @@ impl<'a> ScenarioRun<'a> {
         ConnRecord::new(label, self.start, accepted, self.budget.clone())
     }
 
+    fn log(&self, label: &str) -> crate::transcript::ConnLog {
+        crate::transcript::ConnLog::new(&self.ctx, label)
+    }
+
     /// Runs every step; returns the index of the failing step with its error.
     async fn steps(&mut self) -> Result<(), (usize, StepError)> {
         for (i, step) in self.sc.file.steps.iter().enumerate() {
             self.step_starts.push(self.start.elapsed());
+            self.ctx.set_step(i + 1);
             let result = match step {
                 Step::Connect(c) => self.connect(c).await,
                 Step::Send(s) => self.send(s).await,
@@ -157,6 +167,9 @@ impl<'a> ScenarioRun<'a> {
                     Ok(())
                 }
             };
+            for c in self.conns.values_mut() {
+                c.log.end_step();
+            }
             result.map_err(|e| (i, e))?;
         }
         Ok(())
@@ -173,16 +186,23 @@ impl<'a> ScenarioRun<'a> {
         }
     }
 
-    /// Closes every connection and hands over all recordings.
-    async fn finish(&mut self) -> Vec<ConnRecord> {
+    /// Closes every connection and hands over all recordings and transcript entries.
+    async fn finish(&mut self) -> (Vec<ConnRecord>, Vec<crate::transcript::Entry>) {
+        self.ctx.set_step(self.sc.file.steps.len() + 1);
         let conns = std::mem::take(&mut self.conns);
         for (_, mut c) in conns {
+            c.log.phase = 0;
             c.close(false).await;
-            self.done.push(c.record);
+            self.done.push(c);
         }
-        let mut records = std::mem::take(&mut self.done);
+        let mut records = Vec::new();
+        let mut entries = Vec::new();
+        for c in std::mem::take(&mut self.done) {
+            records.push(c.record);
+            entries.extend(c.log.entries);
+        }
         records.sort_by_key(|r| r.opened_at);
-        records
+        (records, entries)
     }
 }
 
@@ -210,6 +230,7 @@ fn scenario_deadline(sc: &Scenario, opts: &RunOptions) -> Duration {
 /// Runs one scenario against `target`.
 pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) -> RunResult {
     let started = std::time::Instant::now();
+    let started_wall = std::time::SystemTime::now();
     let mut run = ScenarioRun {
         sc,
         target,
@@ -219,6 +240,7 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
         done: Vec::new(),
         step_starts: Vec::new(),
         budget: crate::record::record_budget(),
+        ctx: crate::transcript::RunContext::default(),
     };
     let limit = scenario_deadline(sc, opts);
     let result = match tokio::time::timeout(limit, run.steps()).await {
@@ -230,7 +252,7 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
             )),
         )),
     };
-    let records = run.finish().await;
+    let (records, entries) = run.finish().await;
     let mut outcome = Outcome {
         id: sc.file.id.clone(),
         title: sc.file.title.clone(),
@@ -242,6 +264,7 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
         failure: None,
         reason: None,
         notes: Vec::new(),
+        transcript_diff: None,
     };
     for r in &records {
         if r.dropped > 0 {
@@ -295,9 +318,12 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
             }
         }
     }
+    let transcript = crate::transcript::render(sc, &outcome, entries);
     RunResult {
         outcome,
         records,
         step_starts: run.step_starts,
+        transcript,
+        started: started_wall,
     }
 }
