@@ -167,7 +167,7 @@ pub async fn run_all(
                 let result = match unmet_settings(&sc.file.server, settings) {
                     Some(reason) => skipped(sc, reason),
                     None => {
-                        let r = run_scenario(sc, *addr, opts).await;
+                        let r = Box::pin(run_scenario(sc, *addr, opts)).await;
                         wait_names_freed(*addr, sc).await;
                         r
                     }
@@ -189,7 +189,7 @@ pub async fn run_all(
                     let _permit = limit.acquire_owned().await;
                     let result = match ServerHandle::start("127.0.0.1:0", config).await {
                         Ok(server) => {
-                            let r = run_scenario(&sc, server.local_addr(), &opts).await;
+                            let r = Box::pin(run_scenario(&sc, server.local_addr(), &opts)).await;
                             server.shutdown().await;
                             r
                         }

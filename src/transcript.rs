@@ -238,6 +238,23 @@ impl ConnLog {
         }
     }
 
+    /// Where the log stands, for [`ConnLog::canonical_order_since`].
+    pub fn mark(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Frames accepted in any order (one from each member of a group) are listed in a
+    /// canonical order, so the transcript does not depend on their arrival order.
+    pub fn canonical_order_since(&mut self, mark: usize) {
+        let tail = &mut self.entries[mark..];
+        let mut seqs: Vec<usize> = tail.iter().map(|e| e.seq).collect();
+        seqs.sort_unstable();
+        tail.sort_by(|a, b| (&a.line, &a.hex).cmp(&(&b.line, &b.hex)));
+        for (e, s) in tail.iter_mut().zip(seqs) {
+            e.seq = s;
+        }
+    }
+
     /// A free-form event (closes, raw side streams).
     pub fn note(&mut self, arrow: &'static str, line: String) {
         self.push(arrow, line, None);

@@ -236,13 +236,15 @@ impl Conn {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Some(CloseKind::Error("closed by the harness".into())));
         };
-        let mut chunk = [0u8; 64 * 1024];
-        let kind = match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+        // Read into the heap buffer: a 64 KiB array would live in every future that awaits
+        // this one.
+        self.buf.reserve(64 * 1024);
+        let before = self.buf.len();
+        let kind = match tokio::time::timeout_at(deadline, stream.read_buf(&mut self.buf)).await {
             Err(_) => return Err(None),
             Ok(Ok(0)) => CloseKind::Fin,
-            Ok(Ok(n)) => {
-                self.record.push(Direction::In, &chunk[..n]);
-                self.buf.extend_from_slice(&chunk[..n]);
+            Ok(Ok(_)) => {
+                self.record.push(Direction::In, &self.buf[before..]);
                 return Ok(());
             }
             Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => CloseKind::Reset,

@@ -30,6 +30,7 @@ impl ScenarioRun<'_> {
                     Err(_) => vec![self.wire(&m.from)?],
                 };
                 let mut left = senders.clone();
+                let mark = self.conn(&logical)?.log.mark();
                 while !left.is_empty() {
                     let want = if left.len() == 1 {
                         format!(
@@ -58,6 +59,7 @@ impl ScenarioRun<'_> {
                     }
                     left.remove(pos);
                 }
+                self.conn(&logical)?.log.canonical_order_since(mark);
                 continue;
             }
             let seen = if let Some(f) = &e.file {

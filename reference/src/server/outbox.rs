@@ -42,6 +42,9 @@ pub struct Outbox {
     budget: usize,
     /// Cancelled to drop the connection at once (slow consumer, truncated relay, shutdown).
     kill: CancellationToken,
+    /// Cancelled when the client has closed its side: relays to it are aborted (FILE-8,
+    /// DEC-17), while frames already queued are still written.
+    peer_closed: CancellationToken,
 }
 
 impl Outbox {
@@ -87,6 +90,11 @@ impl Outbox {
     pub fn kill_token(&self) -> &CancellationToken {
         &self.kill
     }
+
+    /// Tells the writer the client closed its side: relays to it end now (FILE-8).
+    pub fn peer_closed(&self) {
+        self.peer_closed.cancel();
+    }
 }
 
 /// Creates a client's queue and the writer task's receiving end.
@@ -96,12 +104,14 @@ pub fn outbox(
     keep_open_on_short_body: bool,
 ) -> (Outbox, OutboxWriter) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let peer_closed = CancellationToken::new();
     let queued = Arc::new(AtomicUsize::new(0));
     let outbox = Outbox {
         tx,
         queued: queued.clone(),
         budget,
         kill: kill.clone(),
+        peer_closed: peer_closed.clone(),
     };
     (
         outbox,
@@ -109,6 +119,7 @@ pub fn outbox(
             rx,
             queued,
             kill,
+            peer_closed,
             keep_open_on_short_body,
         },
     )
@@ -120,6 +131,7 @@ pub struct OutboxWriter {
     rx: mpsc::UnboundedReceiver<Outgoing>,
     queued: Arc<AtomicUsize>,
     kill: CancellationToken,
+    peer_closed: CancellationToken,
     /// Fault injection (FILE-9 broken): carry on after a relay whose sender vanished.
     keep_open_on_short_body: bool,
 }
@@ -183,13 +195,25 @@ impl OutboxWriter {
                     size,
                     mut body,
                 } => {
+                    if self.peer_closed.is_cancelled() {
+                        // Dropping `body` tells the sender (FILE-8).
+                        continue;
+                    }
                     if socket.write_all(&header).await.is_err() {
                         return WriterEnd::Broken;
                     }
                     self.queued.fetch_sub(header.len(), Ordering::Relaxed);
                     let mut remaining = size;
                     while remaining > 0 {
-                        let Some(chunk) = body.recv().await else {
+                        let chunk = tokio::select! {
+                            biased;
+                            _ = self.peer_closed.cancelled() => {
+                                tracing::info!(remaining, "recipient closed inside a relayed body");
+                                return WriterEnd::Broken;
+                            }
+                            chunk = body.recv() => chunk,
+                        };
+                        let Some(chunk) = chunk else {
                             if self.keep_open_on_short_body {
                                 break;
                             }

@@ -113,7 +113,10 @@ impl Session {
         loop {
             let item = match self.reader.next().await {
                 Ok(Some(item)) => item,
-                Ok(None) => return End::Graceful,
+                Ok(None) => {
+                    self.outbox.peer_closed();
+                    return End::Graceful;
+                }
                 Err(ReadError::Decode(e)) => {
                     tracing::info!(peer = %self.peer, error = %e, "closing after a protocol error");
                     if e.reason == Reason::BadOpcode && self.faulty(Fault::BadOpcodeLeftOpen) {
