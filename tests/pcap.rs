@@ -15,7 +15,10 @@ use msrp::scenario::load_all;
 use msrp_reference::server::{ServerConfig, ServerHandle};
 
 fn tshark_available() -> bool {
-    let ok = Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok && std::env::var_os("MSRP_REQUIRE_TSHARK").is_some() {
         panic!("tshark is required (MSRP_REQUIRE_TSHARK is set) but cannot be run");
     }
@@ -26,52 +29,194 @@ fn tshark_available() -> bool {
 }
 
 fn tshark(args: &[&str]) -> String {
-    let out = Command::new("tshark").args(args).output().expect("run tshark");
-    assert!(out.status.success(), "tshark {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn run_suite(dir: &Path) -> Vec<RunResult> {
-    let (scenarios, errors) = load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
+    let (scenarios, errors) =
+        load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
     assert!(errors.is_empty(), "{errors:?}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut results = Vec::new();
     for sc in &scenarios {
         let r = rt.block_on(async {
-            let server = ServerHandle::start("127.0.0.1:0", embedded_config(&ServerConfig::default(), &sc.file.server))
-                .await
-                .unwrap();
+            let server = ServerHandle::start(
+                "127.0.0.1:0",
+                embedded_config(&ServerConfig::default(), &sc.file.server),
+            )
+            .await
+            .unwrap();
             let r = run_scenario(sc, server.local_addr(), &RunOptions::default()).await;
             server.shutdown().await;
             r
         });
-        msrp::pcap::write_pcap(&dir.join(format!("{}.pcap", r.outcome.id)), &r.records, r.started).unwrap();
+        msrp::pcap::write_pcap(
+            &dir.join(format!("{}.pcap", r.outcome.id)),
+            &r.records,
+            r.started,
+        )
+        .unwrap();
         results.push(r);
     }
     results
 }
 
-/// Bytes of one direction of a TCP stream, from `tshark -z follow,tcp,raw`.
-fn follow(pcap: &Path, stream: usize) -> (Vec<u8>, Vec<u8>) {
-    let out = tshark(&["-r", pcap.to_str().unwrap(), "-q", "-z", &format!("follow,tcp,raw,{stream}")]);
-    let (mut first, mut second) = (Vec::new(), Vec::new());
+/// Client and server bytes of every TCP stream, from one tshark run with
+/// `-z follow,tcp,raw,N` per stream, plus its error-level expert report.
+fn follow_all(pcap: &Path, streams: usize) -> (Vec<(Vec<u8>, Vec<u8>)>, String) {
+    let mut args = vec!["-r".to_string(), pcap.display().to_string(), "-q".into()];
+    for i in 0..streams {
+        args.push("-z".into());
+        args.push(format!("follow,tcp,raw,{i}"));
+    }
+    args.extend(["-z".into(), "expert,error".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = tshark(&args);
+    let mut result = vec![(Vec::new(), Vec::new()); streams];
+    let mut current: Option<usize> = None;
     let mut in_body = false;
+    let mut rest = String::new();
     for line in out.lines() {
+        if let Some(n) = line.strip_prefix("Filter: tcp.stream eq ") {
+            current = n.trim().parse().ok();
+            in_body = false;
+            continue;
+        }
         if line.starts_with("Node 1:") {
             in_body = true;
             continue;
         }
-        if !in_body || line.starts_with("====") || line.trim().is_empty() {
+        if line.starts_with("====") {
+            in_body = false;
             continue;
         }
-        // Lines of the second node are indented with a tab.
-        let (target, hex) = match line.strip_prefix('\t') {
-            Some(h) => (&mut second, h),
-            None => (&mut first, line),
-        };
-        target.extend(hex::decode(hex.trim()).expect("hex from tshark"));
+        match (current, in_body) {
+            (Some(i), true) if !line.trim().is_empty() => {
+                // Lines of the second node (the server) are indented with a tab.
+                let (target, hex) = match line.strip_prefix('\t') {
+                    Some(h) => (&mut result[i].1, h),
+                    None => (&mut result[i].0, line),
+                };
+                target.extend(hex::decode(hex.trim()).expect("hex from tshark"));
+            }
+            (_, false) => {
+                rest.push_str(line);
+                rest.push('\n');
+            }
+            _ => {}
+        }
     }
-    (first, second)
+    (result, rest)
+}
+
+/// Names as both sides can print them: tshark escapes bytes outside printable ASCII (and
+/// backslashes) its own way, so such names are compared as one placeholder.
+fn comparable_name(n: &str) -> String {
+    if n.len() == 4 && n.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'\\') {
+        n.to_string()
+    } else {
+        "<binary>".into()
+    }
+}
+
+/// Frame kinds and names in one direction of a recorded stream, decoded by our codec.
+fn codec_frames(bytes: &[u8], to_server: bool) -> (Vec<String>, Vec<String>) {
+    use msrp_reference::decode::{Decoded, Decoder, Limits};
+    use msrp_reference::frame::Frame;
+    let limits = Limits {
+        max_text: 16 << 20,
+        max_server_text: 16 << 20,
+    };
+    let mut d = if to_server {
+        Decoder::client_to_server(limits)
+    } else {
+        Decoder::server_to_client(limits)
+    };
+    let mut buf = bytes::BytesMut::from(bytes);
+    let (mut kinds, mut names) = (Vec::new(), Vec::new());
+    while let Ok(Some(item)) = d.decode(&mut buf) {
+        let (kind, name) = match item {
+            Decoded::Login(_) => ("LOGIN", None),
+            Decoded::Frame(Frame::Msg { name, .. }) => ("MSG", Some(name)),
+            Decoded::Frame(Frame::File(h)) => ("FILE", Some(h.name)),
+            Decoded::Frame(Frame::ListRequest | Frame::ListReply { .. }) => ("LIST", None),
+            Decoded::Frame(Frame::Ack { .. }) => ("ACK", None),
+            Decoded::Frame(Frame::Error { .. }) => ("ERROR", None),
+            Decoded::Body { .. } => continue,
+        };
+        kinds.push(kind.to_string());
+        if let Some(n) = name {
+            names.push(comparable_name(&String::from_utf8_lossy(&n.0)));
+        }
+    }
+    (kinds, names)
+}
+
+/// The same, as the Lua dissector reports them: `(stream, to_server) -> (kinds, names)`.
+fn dissector_frames(
+    pcap: &Path,
+    server_port: u16,
+) -> std::collections::BTreeMap<(u64, bool), (Vec<String>, Vec<String>)> {
+    let lua = format!(
+        "lua_script:{}/contrib/wireshark/msrp.lua",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let port = format!("msrpft.port:{server_port}");
+    let out = tshark(&[
+        "-X",
+        &lua,
+        "-o",
+        &port,
+        "-r",
+        pcap.to_str().unwrap(),
+        "-T",
+        "json",
+        "-e",
+        "tcp.stream",
+        "-e",
+        "tcp.dstport",
+        "-e",
+        "msrp.frame",
+        "-e",
+        "msrp.name",
+    ]);
+    let packets: serde_json::Value = serde_json::from_str(&out).expect("tshark JSON");
+    let mut map: std::collections::BTreeMap<(u64, bool), (Vec<String>, Vec<String>)> =
+        Default::default();
+    for p in packets.as_array().expect("array of packets") {
+        let layers = &p["_source"]["layers"];
+        let strs = |k: &str| -> Vec<String> {
+            layers[k]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let kinds = strs("msrp.frame");
+        if kinds.is_empty() {
+            continue;
+        }
+        let stream: u64 = strs("tcp.stream")[0].parse().unwrap();
+        let to_server = strs("tcp.dstport")[0] == server_port.to_string();
+        let entry = map.entry((stream, to_server)).or_default();
+        entry.0.extend(kinds);
+        entry
+            .1
+            .extend(strs("msrp.name").iter().map(|n| comparable_name(n)));
+    }
+    map
 }
 
 #[test]
@@ -84,16 +229,70 @@ fn pcaps_are_clean_and_reassemble_to_the_recorded_bytes() {
     let results = run_suite(&dir);
     for r in &results {
         let pcap = dir.join(format!("{}.pcap", r.outcome.id));
-        let p = pcap.to_str().unwrap();
+        let streams = r.records.iter().filter(|rec| rec.local.is_some()).count();
+        let (followed, experts) = follow_all(&pcap, streams);
         // Expert info of error severity marks malformed or inconsistent packets.
-        let experts = tshark(&["-r", p, "-q", "-z", "expert,error"]);
-        assert!(!experts.contains("Malformed") && !experts.contains("Errors ("), "{}: {experts}", r.outcome.id);
-        for (i, rec) in r.records.iter().enumerate().filter(|(_, rec)| rec.local.is_some()) {
+        assert!(
+            !experts.contains("Malformed") && !experts.contains("Errors ("),
+            "{}: {experts}",
+            r.outcome.id
+        );
+        for (i, rec) in r
+            .records
+            .iter()
+            .filter(|rec| rec.local.is_some())
+            .enumerate()
+        {
             // Streams are numbered in order of their first packet: records are sorted by
             // opening time, and each opens with its SYN.
-            let (client, server) = follow(&pcap, i);
-            assert_eq!(client, rec.stream(Direction::Out), "{} stream {i} ({}) client bytes", r.outcome.id, rec.label);
-            assert_eq!(server, rec.stream(Direction::In), "{} stream {i} ({}) server bytes", r.outcome.id, rec.label);
+            let (client, server) = followed[i].clone();
+            assert_eq!(
+                client,
+                rec.stream(Direction::Out),
+                "{} stream {i} ({}) client bytes",
+                r.outcome.id,
+                rec.label
+            );
+            assert_eq!(
+                server,
+                rec.stream(Direction::In),
+                "{} stream {i} ({}) server bytes",
+                r.outcome.id,
+                rec.label
+            );
+        }
+        // With the dissector, tshark lists the frames our codec finds in the same bytes,
+        // frame for frame, in both directions of every server connection.
+        let Some(server_port) = r.records.first().and_then(|rec| rec.peer).map(|a| a.port()) else {
+            continue;
+        };
+        let dissected = dissector_frames(&pcap, server_port);
+        for (i, rec) in r
+            .records
+            .iter()
+            .filter(|rec| rec.local.is_some())
+            .enumerate()
+        {
+            if rec.peer.map(|a| a.port()) != Some(server_port) {
+                continue; // a P2P side stream: raw bytes, not MSRP frames
+            }
+            for to_server in [true, false] {
+                let dir = if to_server {
+                    Direction::Out
+                } else {
+                    Direction::In
+                };
+                let want = codec_frames(&rec.stream(dir), to_server);
+                let got = dissected
+                    .get(&(i as u64, to_server))
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(
+                    got, want,
+                    "{} stream {i} ({}) to_server={to_server}: dissector vs codec",
+                    r.outcome.id, rec.label
+                );
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
