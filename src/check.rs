@@ -168,7 +168,7 @@ pub async fn run_all(
                     Some(reason) => skipped(sc, reason),
                     None => {
                         let r = Box::pin(run_scenario(sc, *addr, opts)).await;
-                        wait_names_freed(*addr, sc).await;
+                        wait_names_freed(*addr, sc, opts.timeout).await;
                         r
                     }
                 };
@@ -227,14 +227,14 @@ pub async fn run_all(
 
 /// After a scenario on a shared target, waits (up to 2 s) until none of its names is still
 /// listed, so the next scenario finds the server as this one did.
-async fn wait_names_freed(addr: SocketAddr, sc: &Scenario) {
+async fn wait_names_freed(addr: SocketAddr, sc: &Scenario, wait: Duration) {
     static CHECKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let names: Vec<&Vec<u8>> = sc.clients.wire.values().collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     while tokio::time::Instant::now() < deadline {
         let n = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let checker = format!("~{:03}", n % 1000);
-        let list = tokio::time::timeout(Duration::from_millis(500), async {
+        let list = tokio::time::timeout(wait.min(Duration::from_millis(500)), async {
             let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
             s.write_all(checker.as_bytes()).await.ok()?;
             s.write_all(&[0, 3]).await.ok()?;

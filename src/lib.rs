@@ -12,6 +12,7 @@ pub mod report;
 pub mod rules;
 pub mod runner;
 pub mod scenario;
+pub mod sim;
 pub mod snapshot;
 pub mod transcript;
 pub mod verdict;

@@ -88,6 +88,7 @@ async fn every_scenario_ends_with_a_verdict_whatever_the_target_does() {
         strict: false,
     };
     let before = rss_mib();
+    let mut runs = Vec::new();
     for how in [
         Misbehaviour::NeverAnswers,
         Misbehaviour::AnswersGarbage,
@@ -96,17 +97,26 @@ async fn every_scenario_ends_with_a_verdict_whatever_the_target_does() {
         Misbehaviour::ResetsMidFrame,
         Misbehaviour::StopsReading,
     ] {
-        let addr = fake_target(how).await;
-        let target = Target::Remote {
-            addr,
-            settings: [("max-clients", "2"), ("handshake-timeout", "0.3")]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        let started = Instant::now();
-        let results = run_all(scenarios.clone(), &target, &opts, |_| {}).await;
-        let took = started.elapsed();
+        let scenarios = scenarios.clone();
+        let opts = opts.clone();
+        // The six targets are attacked at once: each run is sequential, as against any
+        // foreign target, and they share the harness process whose memory is measured.
+        runs.push(tokio::spawn(async move {
+            let addr = fake_target(how).await;
+            let target = Target::Remote {
+                addr,
+                settings: [("max-clients", "2"), ("handshake-timeout", "0.3")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            };
+            let started = Instant::now();
+            let results = run_all(scenarios, &target, &opts, |_| {}).await;
+            (how, results, started.elapsed())
+        }));
+    }
+    for run in runs {
+        let (how, results, took) = run.await.expect("run task");
         assert_eq!(results.len(), scenarios.len());
         let passed: Vec<_> = results
             .iter()
@@ -114,7 +124,7 @@ async fn every_scenario_ends_with_a_verdict_whatever_the_target_does() {
             .map(|r| r.outcome.id.clone())
             .collect();
         // A misbehaving target can satisfy a scenario only by accident; none of these can
-        // satisfy most of the suite.
+        // satisfy more than a few.
         assert!(
             passed.len() * 4 < results.len(),
             "{how:?}: {} of {} scenarios passed: {passed:?}",
@@ -134,12 +144,9 @@ async fn every_scenario_ends_with_a_verdict_whatever_the_target_does() {
             took < Duration::from_secs(2) * scenarios.len() as u32,
             "{how:?} took {took:?}"
         );
-        eprintln!(
-            "{how:?}: {} scenarios in {took:.1?}, RSS {:.0} MiB",
-            results.len(),
-            rss_mib()
-        );
+        eprintln!("{how:?}: {} scenarios in {took:.1?}", results.len());
     }
     let grown = rss_mib() - before;
+    eprintln!("harness RSS grew by {grown:.0} MiB");
     assert!(grown < 400.0, "the harness grew by {grown:.0} MiB");
 }

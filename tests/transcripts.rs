@@ -11,7 +11,9 @@ fn transcript_of(path: &std::path::Path, rt: &tokio::runtime::Runtime) -> String
     let sc = load(path).unwrap_or_else(|e| panic!("{e}"));
     rt.block_on(async {
         let config = embedded_config(&ServerConfig::default(), &sc.file.server);
-        let server = ServerHandle::start("127.0.0.1:0", config).await.expect("embedded server");
+        let server = ServerHandle::start("127.0.0.1:0", config)
+            .await
+            .expect("embedded server");
         let result = run_scenario(&sc, server.local_addr(), &RunOptions::default()).await;
         server.shutdown().await;
         result.transcript

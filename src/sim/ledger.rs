@@ -1,0 +1,286 @@
+//! Integrity accounting: what was sent, what arrived, and how. Every message carries a
+//! per-pair sequence number; every file is registered with its SHA-256 when sent.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// Counts of one kind of delivery.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Delivery {
+    pub sent: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub corrupted: u64,
+}
+
+impl Delivery {
+    pub fn add(&mut self, o: &Delivery) {
+        self.sent += o.sent;
+        self.delivered += o.delivered;
+        self.lost += o.lost;
+        self.duplicated += o.duplicated;
+        self.reordered += o.reordered;
+        self.corrupted += o.corrupted;
+    }
+
+    /// True when something went wrong.
+    pub fn faulty(&self) -> bool {
+        self.lost + self.duplicated + self.reordered + self.corrupted > 0
+    }
+}
+
+#[derive(Debug, Default)]
+struct Pair {
+    sent: u64,
+    /// Next sequence number expected in order (sequence numbers start at 1).
+    next: u64,
+    /// Received ahead of `next`.
+    ahead: BTreeSet<u64>,
+    duplicated: u64,
+    reordered: u64,
+    corrupted: u64,
+}
+
+#[derive(Debug)]
+struct SentFile {
+    sha256: [u8; 32],
+    size: u64,
+    received: u32,
+    corrupted: bool,
+    acked: bool,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    pairs: HashMap<(u32, u32), Pair>,
+    files: HashMap<(u32, u32, String), SentFile>,
+    unknown_files: u64,
+    acks_unmatched: u64,
+}
+
+/// The shared ledger of a simulation (clients are numbered).
+#[derive(Debug, Default)]
+pub struct Ledger {
+    inner: Mutex<Inner>,
+}
+
+/// What the ledger says at the end.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Integrity {
+    pub messages: Delivery,
+    pub files: Delivery,
+    pub files_acked: u64,
+    pub files_unacked: u64,
+    /// ACKs that matched no file this simulation sent.
+    pub acks_unmatched: u64,
+}
+
+impl Integrity {
+    pub fn add(&mut self, o: &Integrity) {
+        self.messages.add(&o.messages);
+        self.files.add(&o.files);
+        self.files_acked += o.files_acked;
+        self.files_unacked += o.files_unacked;
+        self.acks_unmatched += o.acks_unmatched;
+    }
+
+    pub fn faulty(&self) -> bool {
+        self.messages.faulty()
+            || self.files.faulty()
+            || self.files_unacked > 0
+            || self.acks_unmatched > 0
+    }
+}
+
+impl Ledger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a message about to be sent; returns its sequence number for the pair.
+    pub fn next_message(&self, from: u32, to: u32) -> u64 {
+        let mut inner = self.lock();
+        let pair = inner.pairs.entry((from, to)).or_insert_with(|| Pair {
+            next: 1,
+            ..Pair::default()
+        });
+        pair.sent += 1;
+        pair.sent
+    }
+
+    /// A message arrived; `seq` is `None` when its text was not intact.
+    pub fn message_arrived(&self, from: u32, to: u32, seq: Option<u64>) {
+        let mut inner = self.lock();
+        let pair = inner.pairs.entry((from, to)).or_insert_with(|| Pair {
+            next: 1,
+            ..Pair::default()
+        });
+        let Some(seq) = seq else {
+            pair.corrupted += 1;
+            return;
+        };
+        if seq < pair.next || pair.ahead.contains(&seq) {
+            pair.duplicated += 1;
+        } else if seq == pair.next {
+            pair.next += 1;
+            while pair.ahead.remove(&pair.next) {
+                pair.next += 1;
+            }
+        } else {
+            pair.reordered += 1;
+            pair.ahead.insert(seq);
+        }
+    }
+
+    /// Registers a file about to be sent.
+    pub fn file_sent(&self, from: u32, to: u32, name: &str, sha256: [u8; 32], size: u64) {
+        self.lock().files.insert(
+            (from, to, name.to_string()),
+            SentFile {
+                sha256,
+                size,
+                received: 0,
+                corrupted: false,
+                acked: false,
+            },
+        );
+    }
+
+    /// A file arrived whole (or as far as it came) with this digest.
+    pub fn file_arrived(&self, from: u32, to: u32, name: &str, sha256: [u8; 32], size: u64) {
+        let mut inner = self.lock();
+        match inner.files.get_mut(&(from, to, name.to_string())) {
+            Some(f) => {
+                f.received += 1;
+                if f.sha256 != sha256 || f.size != size {
+                    f.corrupted = true;
+                }
+            }
+            None => inner.unknown_files += 1,
+        }
+    }
+
+    /// The sender got an ACK for one of its files to someone; returns false if none matched.
+    pub fn ack_arrived(&self, from: u32, name: &str) -> bool {
+        let mut inner = self.lock();
+        let hit = inner
+            .files
+            .iter_mut()
+            .find(|((f, _, n), file)| *f == from && n == name && !file.acked)
+            .map(|(_, file)| file.acked = true)
+            .is_some();
+        if !hit {
+            inner.acks_unmatched += 1;
+        }
+        hit
+    }
+
+    /// True when every message sent has arrived and every file was received and acked.
+    pub fn settled(&self) -> bool {
+        let inner = self.lock();
+        inner
+            .pairs
+            .values()
+            .all(|p| p.next - 1 + p.ahead.len() as u64 >= p.sent)
+            && inner.files.values().all(|f| f.received > 0 && f.acked)
+    }
+
+    /// The final accounting.
+    pub fn integrity(&self) -> Integrity {
+        let inner = self.lock();
+        let mut m = Delivery::default();
+        for p in inner.pairs.values() {
+            let delivered = p.next - 1 + p.ahead.len() as u64;
+            m.sent += p.sent;
+            m.delivered += delivered;
+            m.lost += p.sent.saturating_sub(delivered);
+            m.duplicated += p.duplicated;
+            m.reordered += p.reordered;
+            m.corrupted += p.corrupted;
+        }
+        let mut f = Delivery::default();
+        let (mut acked, mut unacked) = (0, 0);
+        for file in inner.files.values() {
+            f.sent += 1;
+            match file.received {
+                0 => f.lost += 1,
+                n => {
+                    f.delivered += 1;
+                    f.duplicated += u64::from(n - 1);
+                }
+            }
+            if file.corrupted {
+                f.corrupted += 1;
+            }
+            if file.acked {
+                acked += 1;
+            } else {
+                unacked += 1;
+            }
+        }
+        f.corrupted += inner.unknown_files;
+        Integrity {
+            messages: m,
+            files: f,
+            files_acked: acked,
+            files_unacked: unacked,
+            acks_unmatched: inner.acks_unmatched,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_duplicates_and_reordering_are_counted() {
+        let l = Ledger::default();
+        for _ in 0..5 {
+            l.next_message(1, 2);
+        }
+        for seq in [1, 3, 2, 2, 5] {
+            l.message_arrived(1, 2, Some(seq));
+        }
+        l.message_arrived(1, 2, None);
+        let m = l.integrity().messages;
+        assert_eq!(
+            (
+                m.sent,
+                m.delivered,
+                m.lost,
+                m.duplicated,
+                m.reordered,
+                m.corrupted
+            ),
+            (5, 4, 1, 1, 2, 1)
+        );
+        assert!(!l.settled());
+    }
+
+    #[test]
+    fn files_need_a_matching_digest_and_an_ack() {
+        let l = Ledger::default();
+        l.file_sent(1, 2, "a", [1; 32], 10);
+        l.file_sent(1, 3, "b", [2; 32], 10);
+        l.file_arrived(1, 2, "a", [1; 32], 10);
+        l.file_arrived(1, 3, "b", [9; 32], 10);
+        assert!(l.ack_arrived(1, "a"));
+        assert!(!l.ack_arrived(1, "zzz"));
+        let i = l.integrity();
+        assert_eq!(
+            (
+                i.files.delivered,
+                i.files.corrupted,
+                i.files_acked,
+                i.files_unacked,
+                i.acks_unmatched
+            ),
+            (2, 1, 1, 1, 1)
+        );
+    }
+}

@@ -1,0 +1,784 @@
+//! `msrp-sim`: emulates many clients against a server on a fixed schedule and proves that
+//! nothing was lost.
+//!
+//! A dispatcher hands operations to clients at their *intended* times (a fixed rate), and
+//! latency is measured from that intended time, so an overloaded server shows as latency
+//! instead of slowing the schedule down (no coordinated omission). Every message carries
+//! its per-pair sequence number and intended time; every file is registered in the
+//! [`ledger::Ledger`] with its SHA-256 and must come back as an ACK.
+
+pub mod ledger;
+pub mod payload;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use msrp_reference::client::{fetch_p2p, serve_p2p, Client, ClientEvents, ClientSender, Event};
+use msrp_reference::frame::{Name, Reason};
+use rand::{Rng, SeedableRng};
+use sha2::Digest;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use ledger::Ledger;
+use report::{new_histogram, Latency, SimReport};
+
+/// When a run stops scheduling operations.
+#[derive(Debug, Clone, Copy)]
+pub enum Stop {
+    After(Duration),
+    Operations(u64),
+}
+
+/// Relative weights of the operation kinds.
+#[derive(Debug, Clone, Copy)]
+pub struct Mix {
+    pub msg: u32,
+    pub list: u32,
+    pub file: u32,
+}
+
+impl std::str::FromStr for Mix {
+    type Err = String;
+    /// `msg=90,list=5,file=5`
+    fn from_str(s: &str) -> Result<Mix, String> {
+        let mut mix = Mix {
+            msg: 0,
+            list: 0,
+            file: 0,
+        };
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("\"{part}\": expected KIND=WEIGHT"))?;
+            let v: u32 = v
+                .parse()
+                .map_err(|_| format!("\"{v}\" is not a whole number"))?;
+            match k.trim() {
+                "msg" => mix.msg = v,
+                "list" => mix.list = v,
+                "file" => mix.file = v,
+                other => return Err(format!("unknown operation \"{other}\" (msg, list, file)")),
+            }
+        }
+        if mix.msg + mix.list + mix.file == 0 {
+            return Err("the mix has no operation with a weight above 0".into());
+        }
+        Ok(mix)
+    }
+}
+
+/// An inclusive range of sizes, parsed from `64`, `16..256`, `1k..4m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeRange(pub u64, pub u64);
+
+impl std::str::FromStr for SizeRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<SizeRange, String> {
+        fn one(s: &str) -> Result<u64, String> {
+            let s = s.trim().to_ascii_lowercase();
+            let (num, mult) = match s.strip_suffix('k') {
+                Some(n) => (n.to_string(), 1024),
+                None => match s.strip_suffix('m') {
+                    Some(n) => (n.to_string(), 1024 * 1024),
+                    None => (s.clone(), 1),
+                },
+            };
+            num.parse::<u64>()
+                .map(|n| n * mult)
+                .map_err(|_| format!("\"{s}\" is not a size (e.g. 512, 4k, 2m)"))
+        }
+        let (lo, hi) = match s.split_once("..") {
+            Some((a, b)) => (one(a)?, one(b)?),
+            None => (one(s)?, one(s)?),
+        };
+        if lo > hi {
+            return Err(format!("\"{s}\": the lower bound is above the upper one"));
+        }
+        Ok(SizeRange(lo, hi))
+    }
+}
+
+/// How progress is shown while running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Bar,
+    Lines,
+    Quiet,
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub clients: usize,
+    pub connect_rate: f64,
+    pub stop: Stop,
+    pub rate: f64,
+    pub mix: Mix,
+    pub text_size: SizeRange,
+    pub file_size: SizeRange,
+    pub p2p_share: f64,
+    pub seed: u64,
+    /// `(index, count)`: this process is shard `index` of `count`.
+    pub shard: (u32, u32),
+    /// How long to wait for deliveries after the last operation.
+    pub drain: Duration,
+    pub progress: Progress,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            clients: 32,
+            connect_rate: 1000.0,
+            stop: Stop::After(Duration::from_secs(10)),
+            rate: 2000.0,
+            mix: Mix {
+                msg: 90,
+                list: 5,
+                file: 5,
+            },
+            text_size: SizeRange(32, 256),
+            file_size: SizeRange(1024, 64 * 1024),
+            p2p_share: 0.2,
+            seed: 1,
+            shard: (0, 1),
+            drain: Duration::from_secs(10),
+            progress: Progress::Quiet,
+        }
+    }
+}
+
+impl SimConfig {
+    /// The options as strings, for the report.
+    pub fn parameters(&self, target: &str) -> BTreeMap<String, String> {
+        let mut p = BTreeMap::new();
+        p.insert("target".into(), target.to_string());
+        p.insert("clients".into(), self.clients.to_string());
+        p.insert("connect-rate".into(), self.connect_rate.to_string());
+        p.insert("rate".into(), self.rate.to_string());
+        p.insert(
+            "stop".into(),
+            match self.stop {
+                Stop::After(d) => format!("{:.1} s", d.as_secs_f64()),
+                Stop::Operations(n) => format!("{n} operations"),
+            },
+        );
+        p.insert(
+            "mix".into(),
+            format!(
+                "msg={},list={},file={}",
+                self.mix.msg, self.mix.list, self.mix.file
+            ),
+        );
+        p.insert(
+            "text-size".into(),
+            format!("{}..{}", self.text_size.0, self.text_size.1),
+        );
+        p.insert(
+            "file-size".into(),
+            format!("{}..{}", self.file_size.0, self.file_size.1),
+        );
+        p.insert("p2p-share".into(), self.p2p_share.to_string());
+        p.insert("seed".into(), self.seed.to_string());
+        p.insert("shard".into(), format!("{}/{}", self.shard.0, self.shard.1));
+        p
+    }
+}
+
+const NAME_CHARS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// The wire name of global client number `i` (disjoint across shards).
+pub fn client_name(i: u32) -> Name {
+    let mut n = [0u8; 4];
+    let mut v = i as usize;
+    for b in n.iter_mut().rev() {
+        *b = NAME_CHARS[v % 62];
+        v /= 62;
+    }
+    Name(n)
+}
+
+/// What a client is asked to do, and when it should have happened.
+#[derive(Debug)]
+enum Op {
+    Msg { to: u32, size: usize },
+    List,
+    File { to: u32, size: u64, p2p: bool },
+}
+
+/// State every task of a run shares.
+struct Shared {
+    start: Instant,
+    ledger: Ledger,
+    index_of: HashMap<Name, u32>,
+    names: HashMap<u32, Name>,
+    completed: AtomicU64,
+    bytes: AtomicU64,
+    errors: Mutex<BTreeMap<String, u64>>,
+    sample: Mutex<Histogram<u64>>,
+    stopping: AtomicBool,
+    seed: u64,
+}
+
+impl Shared {
+    fn error(&self, what: &str) {
+        if let Ok(mut e) = self.errors.lock() {
+            *e.entry(what.to_string()).or_default() += 1;
+        }
+    }
+
+    fn since_start_us(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.start).as_micros() as u64
+    }
+
+    /// Records a latency from an intended time (µs since start) to now.
+    fn latency(&self, hist: &mut Histogram<u64>, intended_us: u64) {
+        let now = self.since_start_us(Instant::now());
+        let us = now.saturating_sub(intended_us).max(1);
+        let _ = hist.record(us);
+        self.completed.fetch_add(1, Ordering::Relaxed);
+        if hist.len() % 16 == 0 {
+            if let Ok(mut s) = self.sample.lock() {
+                let _ = s.record(us);
+            }
+        }
+    }
+}
+
+/// Latencies one client's reader measured.
+struct ReaderHistograms {
+    msg: Histogram<u64>,
+    list: Histogram<u64>,
+    file: Histogram<u64>,
+}
+
+/// Runs one simulation against `target`.
+pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimReport {
+    let base = cfg.shard.0 * cfg.clients as u32;
+    let names: HashMap<u32, Name> = (0..cfg.clients as u32)
+        .map(|i| (base + i, client_name(base + i)))
+        .collect();
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        ledger: Ledger::default(),
+        index_of: names.iter().map(|(i, n)| (*n, *i)).collect(),
+        names,
+        completed: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        errors: Mutex::new(BTreeMap::new()),
+        sample: Mutex::new(new_histogram()),
+        stopping: AtomicBool::new(false),
+        seed: cfg.seed ^ (u64::from(cfg.shard.0) << 40),
+    });
+
+    // Connect at the requested rate.
+    let mut connect_hist = new_histogram();
+    let mut connecting = tokio::task::JoinSet::new();
+    let addr = target.to_string();
+    for i in 0..cfg.clients as u32 {
+        let at = shared.start + Duration::from_secs_f64(f64::from(i) / cfg.connect_rate.max(1.0));
+        let (addr, name) = (addr.clone(), shared.names[&(base + i)]);
+        connecting.spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let t = Instant::now();
+            let c = Client::connect(&addr, name, Duration::from_secs(10)).await;
+            (base + i, c, t.elapsed())
+        });
+    }
+    let mut clients: BTreeMap<u32, Client> = BTreeMap::new();
+    let mut connect_failures = 0u64;
+    while let Some(joined) = connecting.join_next().await {
+        match joined {
+            Ok((i, Ok(c), took)) => {
+                let _ = connect_hist.record((took.as_micros() as u64).max(1));
+                clients.insert(i, c);
+            }
+            _ => connect_failures += 1,
+        }
+    }
+    let connected = clients.len() as u64;
+    if let Some(last) = clients.values_mut().last() {
+        wait_all_listed(last, shared.index_of.keys().copied().collect()).await;
+    }
+
+    // One op queue and two tasks per client.
+    let ids: Vec<u32> = clients.keys().copied().collect();
+    let mut queues = HashMap::new();
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for (id, client) in clients {
+        let (sender, events) = client.split();
+        let pending = Arc::new(Pending::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        queues.insert(id, tx);
+        readers.push(tokio::spawn(read_events(
+            id,
+            events,
+            sender.clone(),
+            pending.clone(),
+            shared.clone(),
+        )));
+        writers.push(tokio::spawn(execute_ops(
+            id,
+            sender,
+            rx,
+            pending,
+            shared.clone(),
+        )));
+    }
+
+    let progress = tokio::spawn(show_progress(
+        shared.clone(),
+        cfg.progress,
+        connected,
+        cfg.clients as u64,
+    ));
+    dispatch(cfg, &ids, &queues, &shared).await;
+    drop(queues);
+    for w in writers {
+        let _ = w.await;
+    }
+    let deadline = Instant::now() + cfg.drain;
+    while !shared.ledger.settled() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seconds = shared.start.elapsed().as_secs_f64();
+    shared.stopping.store(true, Ordering::Relaxed);
+    let mut hists = ReaderHistograms {
+        msg: new_histogram(),
+        list: new_histogram(),
+        file: new_histogram(),
+    };
+    for r in readers {
+        r.abort();
+        if let Ok(Some(h)) =
+            r.await
+                .map(Some)
+                .or_else(|e| if e.is_cancelled() { Ok(None) } else { Err(e) })
+        {
+            let _ = hists.msg.add(&h.msg);
+            let _ = hists.list.add(&h.list);
+            let _ = hists.file.add(&h.file);
+        }
+    }
+    let timeline = progress.await.unwrap_or_default();
+
+    let integrity = shared.ledger.integrity();
+    let mut operations = BTreeMap::new();
+    operations.insert("msg".to_string(), integrity.messages.sent);
+    operations.insert("file".to_string(), integrity.files.sent);
+    operations.insert("list".to_string(), hists.list.len());
+    let mut latency = BTreeMap::new();
+    for (k, h) in [
+        ("connect", &connect_hist),
+        ("msg", &hists.msg),
+        ("list", &hists.list),
+        ("file", &hists.file),
+    ] {
+        if h.len() > 0 {
+            latency.insert(k.to_string(), Latency::of(h));
+        }
+    }
+    let errors = shared.errors.lock().map(|e| e.clone()).unwrap_or_default();
+    SimReport {
+        target: target_name.to_string(),
+        parameters: vec![cfg.parameters(target_name)],
+        seconds,
+        clients: cfg.clients as u64,
+        connected,
+        connect_failures,
+        operations,
+        bytes_delivered: shared.bytes.load(Ordering::Relaxed),
+        integrity,
+        errors,
+        latency,
+        timeline,
+    }
+}
+
+/// Waits (up to 10 s) until a LIST shows every name of this run: logins are silent
+/// (NAME-2), so this is how the simulator knows the server registered them.
+async fn wait_all_listed(client: &mut Client, names: Vec<Name>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if client.sender().list().await.is_err() {
+            return;
+        }
+        let reply = tokio::time::timeout_at(deadline, async {
+            loop {
+                match client.next_event().await {
+                    Some(Event::List { text }) => return Some(text),
+                    Some(Event::Closed { .. }) | None => return None,
+                    Some(_) => {}
+                }
+            }
+        })
+        .await;
+        match reply {
+            Ok(Some(text)) => {
+                let listed: std::collections::HashSet<&[u8]> = text
+                    .split(|b| *b == b'\n')
+                    .filter_map(|l| l.len().checked_sub(4).map(|s| &l[s..]))
+                    .collect();
+                if names.iter().all(|n| listed.contains(&n.0[..])) {
+                    return;
+                }
+            }
+            _ => return,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Hands operations to clients at their intended times.
+async fn dispatch(
+    cfg: &SimConfig,
+    ids: &[u32],
+    queues: &HashMap<u32, mpsc::UnboundedSender<(Op, u64)>>,
+    shared: &Shared,
+) {
+    if ids.is_empty() {
+        return;
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(shared.seed);
+    let t0 = Instant::now();
+    let total_weight = cfg.mix.msg + cfg.mix.list + cfg.mix.file;
+    let mut k: u64 = 0;
+    loop {
+        let now = Instant::now();
+        // Every operation whose intended time has come goes out now, in one batch.
+        let due = ((now - t0).as_secs_f64() * cfg.rate) as u64 + 1;
+        while k < due {
+            let intended = t0 + Duration::from_secs_f64(k as f64 / cfg.rate);
+            let done = match cfg.stop {
+                Stop::After(d) => intended - t0 >= d,
+                Stop::Operations(n) => k >= n,
+            };
+            if done {
+                return;
+            }
+            let from = ids[rng.gen_range(0..ids.len())];
+            let to = if ids.len() > 1 {
+                loop {
+                    let t = ids[rng.gen_range(0..ids.len())];
+                    if t != from {
+                        break t;
+                    }
+                }
+            } else {
+                from
+            };
+            let pick = rng.gen_range(0..total_weight);
+            let op = if pick < cfg.mix.msg {
+                Op::Msg {
+                    to,
+                    size: rng.gen_range(cfg.text_size.0..=cfg.text_size.1) as usize,
+                }
+            } else if pick < cfg.mix.msg + cfg.mix.list {
+                Op::List
+            } else {
+                Op::File {
+                    to,
+                    size: rng.gen_range(cfg.file_size.0..=cfg.file_size.1),
+                    p2p: rng.gen_bool(cfg.p2p_share.clamp(0.0, 1.0)),
+                }
+            };
+            if let Some(q) = queues.get(&from) {
+                let _ = q.send((op, shared.since_start_us(intended)));
+            }
+            k += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// What a client's reader needs to know about what its writer did.
+#[derive(Default)]
+struct Pending {
+    lists: Mutex<VecDeque<u64>>,
+    files: Mutex<HashMap<String, u64>>,
+}
+
+/// Executes one client's operations in order.
+async fn execute_ops(
+    me: u32,
+    sender: ClientSender,
+    mut ops: mpsc::UnboundedReceiver<(Op, u64)>,
+    pending: Arc<Pending>,
+    shared: Arc<Shared>,
+) {
+    let mut file_seq = 0u64;
+    while let Some((op, intended)) = ops.recv().await {
+        let result = match op {
+            Op::Msg { to, size } => {
+                let seq = shared.ledger.next_message(me, to);
+                let text = payload::message_text(seq, intended, size);
+                sender.send_text(shared.names[&to], Bytes::from(text)).await
+            }
+            Op::List => {
+                if let Ok(mut l) = pending.lists.lock() {
+                    l.push_back(intended);
+                }
+                sender.list().await
+            }
+            Op::File { to, size, p2p } => {
+                file_seq += 1;
+                let name = format!("f{file_seq:x}.bin");
+                let content = payload::file_content(
+                    shared.seed ^ (u64::from(me) << 32) ^ file_seq,
+                    size as usize,
+                );
+                let sha: [u8; 32] = sha2::Sha256::digest(&content).into();
+                shared.ledger.file_sent(me, to, &name, sha, size);
+                if let Ok(mut f) = pending.files.lock() {
+                    f.insert(name.clone(), intended);
+                }
+                let to_name = shared.names[&to];
+                if p2p {
+                    match sender.offer_p2p(to_name, name.as_bytes(), size).await {
+                        Ok(listener) => {
+                            let shared = shared.clone();
+                            tokio::spawn(async move {
+                                if serve_p2p(
+                                    listener,
+                                    size,
+                                    &content[..],
+                                    Duration::from_secs(30),
+                                    |_| {},
+                                )
+                                .await
+                                .is_err()
+                                {
+                                    shared.error("p2p-serve-failed");
+                                }
+                            });
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    sender
+                        .send_file_relay(to_name, name.as_bytes(), size, &content[..], |_| {})
+                        .await
+                }
+            }
+        };
+        if result.is_err() && !shared.stopping.load(Ordering::Relaxed) {
+            shared.error("send-failed");
+        }
+    }
+}
+
+/// A sink that only hashes and counts (P2P downloads).
+#[derive(Default)]
+struct HashSink {
+    hasher: sha2::Sha256,
+    len: u64,
+}
+
+impl tokio::io::AsyncWrite for HashSink {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.hasher.update(buf);
+        self.len += buf.len() as u64;
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A relayed file being received.
+struct Incoming {
+    from: u32,
+    name: String,
+    size: u64,
+    hasher: sha2::Sha256,
+}
+
+/// Reads one client's events, checks every delivery, measures latencies.
+async fn read_events(
+    me: u32,
+    mut events: ClientEvents,
+    sender: ClientSender,
+    pending: Arc<Pending>,
+    shared: Arc<Shared>,
+) -> ReaderHistograms {
+    let mut h = ReaderHistograms {
+        msg: new_histogram(),
+        list: new_histogram(),
+        file: new_histogram(),
+    };
+    let mut incoming: Option<Incoming> = None;
+    let sender_of = |name: &Name| shared.index_of.get(name).copied();
+    while let Some(event) = events.next().await {
+        match event {
+            Event::Message { from, text } => match sender_of(&from) {
+                Some(from) => {
+                    let checked = payload::check_message(&text);
+                    shared
+                        .ledger
+                        .message_arrived(from, me, checked.map(|(seq, _)| seq));
+                    shared.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+                    if let Some((_, intended)) = checked {
+                        shared.latency(&mut h.msg, intended);
+                    }
+                }
+                None => shared.error("message-from-unknown-sender"),
+            },
+            Event::List { .. } => {
+                let intended = pending.lists.lock().ok().and_then(|mut l| l.pop_front());
+                match intended {
+                    Some(t) => shared.latency(&mut h.list, t),
+                    None => shared.error("unrequested-list"),
+                }
+            }
+            Event::FileStart(header) => {
+                let from = sender_of(&header.name).unwrap_or(u32::MAX);
+                let name = String::from_utf8_lossy(&header.filename).into_owned();
+                let file = Incoming {
+                    from,
+                    name,
+                    size: header.size,
+                    hasher: sha2::Sha256::new(),
+                };
+                if header.size == 0 {
+                    finish_file(me, file, &sender, &shared).await;
+                } else {
+                    incoming = Some(file);
+                }
+            }
+            Event::FileData { data, remaining } => {
+                if let Some(f) = incoming.as_mut() {
+                    f.hasher.update(&data);
+                }
+                if remaining == 0 {
+                    if let Some(f) = incoming.take() {
+                        finish_file(me, f, &sender, &shared).await;
+                    }
+                }
+            }
+            Event::FileOffer(offer) => {
+                let (sender, shared) = (sender.clone(), shared.clone());
+                tokio::spawn(async move {
+                    let mut sink = HashSink::default();
+                    let from = shared
+                        .index_of
+                        .get(&offer.name)
+                        .copied()
+                        .unwrap_or(u32::MAX);
+                    let name = String::from_utf8_lossy(&offer.filename).into_owned();
+                    match fetch_p2p(&offer, &mut sink, Duration::from_secs(30), |_| {}).await {
+                        Ok(_) => {
+                            let file = Incoming {
+                                from,
+                                name,
+                                size: sink.len,
+                                hasher: sink.hasher,
+                            };
+                            finish_file(me, file, &sender, &shared).await;
+                        }
+                        Err(_) => shared.error("p2p-fetch-failed"),
+                    }
+                });
+            }
+            Event::Ack { filename } => {
+                let name = String::from_utf8_lossy(&filename).into_owned();
+                shared.ledger.ack_arrived(me, &name);
+                let intended = pending.files.lock().ok().and_then(|mut f| f.remove(&name));
+                if let Some(t) = intended {
+                    shared.latency(&mut h.file, t);
+                }
+            }
+            Event::Error { reason, .. } => {
+                shared.error(reason.map_or("invalid-error-text", Reason::as_str))
+            }
+            Event::Closed { .. } => {
+                if !shared.stopping.load(Ordering::Relaxed) {
+                    shared.error("connection-closed-by-server");
+                }
+                break;
+            }
+        }
+    }
+    h
+}
+
+/// A file is complete: check it in the ledger and acknowledge it (ACK-4: only now).
+async fn finish_file(me: u32, f: Incoming, sender: &ClientSender, shared: &Shared) {
+    let digest: [u8; 32] = f.hasher.finalize().into();
+    shared
+        .ledger
+        .file_arrived(f.from, me, &f.name, digest, f.size);
+    shared.bytes.fetch_add(f.size, Ordering::Relaxed);
+    if sender.ack(Bytes::from(f.name.into_bytes())).await.is_err()
+        && !shared.stopping.load(Ordering::Relaxed)
+    {
+        shared.error("send-failed");
+    }
+}
+
+/// Shows progress once a second until the run stops; returns operations per second.
+async fn show_progress(
+    shared: Arc<Shared>,
+    mode: Progress,
+    connected: u64,
+    clients: u64,
+) -> Vec<u64> {
+    let bar = (mode == Progress::Bar).then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(Duration::from_millis(200));
+        b
+    });
+    let mut timeline = Vec::new();
+    let (mut last_ops, mut last_bytes) = (0u64, 0u64);
+    while !shared.stopping.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let ops = shared.completed.load(Ordering::Relaxed);
+        let bytes = shared.bytes.load(Ordering::Relaxed);
+        let p99 = shared.sample.lock().map(|mut s| {
+            let v = s.value_at_quantile(0.99) as f64 / 1000.0;
+            s.reset();
+            v
+        });
+        let errors: u64 = shared.errors.lock().map(|e| e.values().sum()).unwrap_or(0);
+        timeline.push(ops - last_ops);
+        let line = format!(
+            "clients {connected}/{clients} | {} ops/s | {:.2} MB/s | p99 {:.2} ms | errors {errors}",
+            ops - last_ops,
+            (bytes - last_bytes) as f64 / 1e6,
+            p99.unwrap_or(0.0)
+        );
+        (last_ops, last_bytes) = (ops, bytes);
+        match (&bar, mode) {
+            (Some(b), _) => b.set_message(line),
+            (None, Progress::Lines) => {
+                eprintln!("{:>5.0}s {line}", shared.start.elapsed().as_secs_f64())
+            }
+            _ => {}
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    timeline
+}
