@@ -72,7 +72,10 @@ fn run_suite(dir: &Path) -> Vec<RunResult> {
 
 /// Client and server bytes of every TCP stream, from one tshark run with
 /// `-z follow,tcp,raw,N` per stream, plus its error-level expert report.
-fn follow_all(pcap: &Path, streams: usize) -> (Vec<(Vec<u8>, Vec<u8>)>, String) {
+/// A TCP stream's client bytes and server bytes.
+type StreamBytes = (Vec<u8>, Vec<u8>);
+
+fn follow_all(pcap: &Path, streams: usize) -> (Vec<StreamBytes>, String) {
     let mut args = vec!["-r".to_string(), pcap.display().to_string(), "-q".into()];
     for i in 0..streams {
         args.push("-z".into());

@@ -244,7 +244,7 @@ impl Shared {
         let us = now.saturating_sub(intended_us).max(1);
         let _ = hist.record(us);
         self.completed.fetch_add(1, Ordering::Relaxed);
-        if hist.len() % 16 == 0 {
+        if hist.len().is_multiple_of(16) {
             if let Ok(mut s) = self.sample.lock() {
                 let _ = s.record(us);
             }
@@ -313,11 +313,13 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
     let mut queues = HashMap::new();
     let mut readers = Vec::new();
     let mut writers = Vec::new();
+    let mut senders = Vec::new();
     for (id, client) in clients {
         let (sender, events) = client.split();
         let pending = Arc::new(Pending::default());
         let (tx, rx) = mpsc::unbounded_channel();
         queues.insert(id, tx);
+        senders.push(sender.clone());
         readers.push(tokio::spawn(read_events(
             id,
             events,
@@ -356,16 +358,23 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         list: new_histogram(),
         file: new_histogram(),
     };
-    for r in readers {
-        r.abort();
-        if let Ok(Some(h)) =
-            r.await
-                .map(Some)
-                .or_else(|e| if e.is_cancelled() { Ok(None) } else { Err(e) })
-        {
-            let _ = hists.msg.add(&h.msg);
-            let _ = hists.list.add(&h.list);
-            let _ = hists.file.add(&h.file);
+    // Half-close every client: the server then closes, and each reader ends with its
+    // histograms.
+    for s in &senders {
+        let _ = tokio::time::timeout(Duration::from_secs(1), s.close()).await;
+    }
+    let collect_deadline = Instant::now() + Duration::from_secs(5);
+    for mut r in readers {
+        match tokio::time::timeout_at(collect_deadline, &mut r).await {
+            Ok(Ok(h)) => {
+                let _ = hists.msg.add(&h.msg);
+                let _ = hists.list.add(&h.list);
+                let _ = hists.file.add(&h.file);
+            }
+            _ => {
+                r.abort();
+                shared.error("reader-did-not-finish");
+            }
         }
     }
     let timeline = progress.await.unwrap_or_default();
@@ -382,7 +391,7 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         ("list", &hists.list),
         ("file", &hists.file),
     ] {
-        if h.len() > 0 {
+        if !h.is_empty() {
             latency.insert(k.to_string(), Latency::of(h));
         }
     }

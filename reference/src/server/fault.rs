@@ -45,6 +45,10 @@ pub enum Fault {
     NoHandshakeTimeout,
     /// FILE-8: the sender is not told that its recipient left.
     AbortNotReported,
+    /// MSG-3: every 1000th message is silently dropped.
+    DropsEveryThousandthMessage,
+    /// FILE-3: the first byte of every relayed body is flipped.
+    CorruptsBodies,
 }
 
 /// The LIST-2 text with the clients in reverse order (for [`Fault::ListReversed`]).

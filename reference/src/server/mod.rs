@@ -87,6 +87,8 @@ struct Shared {
     config: ServerConfig,
     roster: Roster,
     shutdown: CancellationToken,
+    /// Messages routed, counted only for fault injection.
+    fault_counter: AtomicU64,
 }
 
 /// A bound, not yet running server.
@@ -109,6 +111,7 @@ impl Server {
                 config,
                 roster: Roster::default(),
                 shutdown: CancellationToken::new(),
+                fault_counter: AtomicU64::new(0),
             }),
         })
     }

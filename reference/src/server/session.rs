@@ -61,6 +61,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
         id,
         name: None,
         body: None,
+        body_start: false,
         shared,
     };
 
@@ -98,6 +99,8 @@ struct Session {
     id: ConnId,
     name: Option<Name>,
     body: Option<BodySink>,
+    /// The next body run is the first of its body (fault injection only).
+    body_start: bool,
     shared: Arc<Shared>,
 }
 
@@ -223,6 +226,16 @@ impl Session {
                 } else {
                     me
                 };
+                if self.faulty(Fault::DropsEveryThousandthMessage)
+                    && self
+                        .shared
+                        .fault_counter
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                        % 1000
+                        == 999
+                {
+                    return;
+                }
                 let fwd = Frame::Msg { name: from, text }.to_bytes();
                 if !roster.deliver(&to, fwd) && !self.faulty(Fault::SilentUnknownRecipient) {
                     self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
@@ -296,7 +309,10 @@ impl Session {
             }
         } else if relay {
             match recipient.push_relay(fwd, header.size) {
-                Some(body) if header.size > 0 => self.body = Some(BodySink::Forward(body)),
+                Some(body) if header.size > 0 => {
+                    self.body = Some(BodySink::Forward(body));
+                    self.body_start = true;
+                }
                 Some(_) => {}
                 None => {
                     self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
@@ -316,6 +332,14 @@ impl Session {
         if let Some(BodySink::Interleave(outbox)) = &self.body {
             outbox.push_frame(data.clone());
         }
+        let data = if self.faulty(Fault::CorruptsBodies) && self.body_start {
+            let mut bad = data.to_vec();
+            bad[0] ^= 0x01;
+            Bytes::from(bad)
+        } else {
+            data
+        };
+        self.body_start = false;
         if let Some(BodySink::Forward(tx)) = &self.body {
             if tx.send(data).await.is_err() && !self.faulty(Fault::AbortNotReported) {
                 self.complain(

@@ -1,0 +1,182 @@
+//! msrp-sim against the in-process reference server: zero loss with every kind of traffic,
+//! loss and corruption detected against faulty servers, and exact merges.
+
+use std::time::Duration;
+
+use msrp::sim::report::SimReport;
+use msrp::sim::{run, Mix, SimConfig, SizeRange, Stop};
+use msrp_reference::server::{Fault, ServerConfig, ServerHandle};
+
+fn config(ops: u64, seed: u64) -> SimConfig {
+    SimConfig {
+        clients: 12,
+        stop: Stop::Operations(ops),
+        rate: 3000.0,
+        mix: Mix {
+            msg: 80,
+            list: 10,
+            file: 10,
+        },
+        text_size: SizeRange(24, 400),
+        file_size: SizeRange(0, 20_000),
+        p2p_share: 0.3,
+        seed,
+        drain: Duration::from_secs(5),
+        ..SimConfig::default()
+    }
+}
+
+async fn simulate(server: ServerConfig, cfg: &SimConfig) -> SimReport {
+    let s = ServerHandle::start("127.0.0.1:0", server).await.unwrap();
+    let r = run(s.local_addr(), "test", cfg).await;
+    s.shutdown().await;
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_traffic_against_the_reference_server_loses_nothing() {
+    let r = simulate(ServerConfig::default(), &config(3000, 7)).await;
+    println!("{}", r.summary());
+    let i = &r.integrity;
+    assert_eq!(r.connected, 12);
+    assert!(i.messages.sent > 2000 && i.files.sent > 200, "{i:?}");
+    assert_eq!(i.messages.sent, i.messages.delivered);
+    assert_eq!(i.files.sent, i.files.delivered);
+    assert_eq!(i.files_acked, i.files.sent);
+    assert!(!r.failed(), "{}", r.summary());
+    for kind in ["msg", "list", "file", "connect"] {
+        assert!(
+            r.latency.get(kind).is_some_and(|l| l.count > 0),
+            "no {kind} latencies"
+        );
+    }
+    let p2p = r.parameters[0].get("p2p-share").cloned();
+    assert_eq!(p2p.as_deref(), Some("0.3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_drops_messages_is_caught() {
+    let server = ServerConfig {
+        fault: Some(Fault::DropsEveryThousandthMessage),
+        ..ServerConfig::default()
+    };
+    let mut cfg = config(3000, 3);
+    cfg.mix = Mix {
+        msg: 1,
+        list: 0,
+        file: 0,
+    };
+    cfg.drain = Duration::from_secs(1);
+    let r = simulate(server, &cfg).await;
+    assert_eq!(r.integrity.messages.lost, 3, "{}", r.summary());
+    assert!(r.failed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_corrupts_bodies_is_caught() {
+    let server = ServerConfig {
+        fault: Some(Fault::CorruptsBodies),
+        ..ServerConfig::default()
+    };
+    let mut cfg = config(300, 4);
+    cfg.mix = Mix {
+        msg: 1,
+        list: 0,
+        file: 1,
+    };
+    cfg.p2p_share = 0.0;
+    cfg.file_size = SizeRange(1, 5000);
+    let r = simulate(server, &cfg).await;
+    assert!(r.integrity.files.corrupted > 0, "{}", r.summary());
+    assert_eq!(
+        r.integrity.files.corrupted, r.integrity.files.sent,
+        "every relayed body was corrupted"
+    );
+    assert!(r.failed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merging_two_reports_adds_counts_and_keeps_exact_percentiles() {
+    let a = simulate(ServerConfig::default(), &config(800, 1)).await;
+    let b = simulate(ServerConfig::default(), &config(800, 2)).await;
+    // Through JSON, as `msrp-sim merge` reads them.
+    let a: SimReport = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+    let b: SimReport = serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap();
+    let m = SimReport::merge(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(
+        m.integrity.messages.sent,
+        a.integrity.messages.sent + b.integrity.messages.sent
+    );
+    assert_eq!(
+        m.integrity.files.delivered,
+        a.integrity.files.delivered + b.integrity.files.delivered
+    );
+    assert_eq!(m.clients, 24);
+    let mut both = a.latency["msg"].histogram().unwrap();
+    both.add(b.latency["msg"].histogram().unwrap()).unwrap();
+    let merged = &m.latency["msg"];
+    assert_eq!(merged.count, both.len());
+    assert_eq!(merged.p99_ms, both.value_at_quantile(0.99) as f64 / 1000.0);
+    assert_eq!(merged.max_ms, both.max() as f64 / 1000.0);
+    assert!(!m.failed());
+}
+
+#[test]
+fn the_binary_exits_1_when_the_target_loses_messages() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(ServerHandle::start(
+            "127.0.0.1:0",
+            ServerConfig {
+                fault: Some(Fault::DropsEveryThousandthMessage),
+                ..ServerConfig::default()
+            },
+        ))
+        .unwrap();
+    let addr = server.local_addr().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_msrp-sim"))
+        .args([
+            "--target",
+            &addr,
+            "--clients",
+            "8",
+            "--messages",
+            "2500",
+            "--rate",
+            "5000",
+            "--mix",
+            "msg=1",
+            "--drain",
+            "1",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("integrity: FAILED"), "{text}");
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_msrp-sim"))
+        .args([
+            "--clients",
+            "8",
+            "--messages",
+            "500",
+            "--rate",
+            "5000",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_msrp-sim"))
+        .args(["--mix", "msg=0"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    rt.block_on(server.shutdown());
+}
