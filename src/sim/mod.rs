@@ -223,8 +223,38 @@ struct Shared {
     bytes: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
     sample: Mutex<Histogram<u64>>,
+    /// Latency histograms by kind, in shards picked by client number: one histogram set
+    /// per client would cost ~0.5 MB each at 10 000 clients, one shared set would contend.
+    latencies: Vec<Mutex<KindHistograms>>,
     stopping: AtomicBool,
     seed: u64,
+}
+
+const LATENCY_SHARDS: usize = 32;
+
+/// What a latency was measured for.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Msg,
+    List,
+    File,
+}
+
+/// One histogram per operation kind.
+struct KindHistograms {
+    msg: Histogram<u64>,
+    list: Histogram<u64>,
+    file: Histogram<u64>,
+}
+
+impl KindHistograms {
+    fn new() -> Self {
+        KindHistograms {
+            msg: new_histogram(),
+            list: new_histogram(),
+            file: new_histogram(),
+        }
+    }
 }
 
 impl Shared {
@@ -239,24 +269,24 @@ impl Shared {
     }
 
     /// Records a latency from an intended time (µs since start) to now.
-    fn latency(&self, hist: &mut Histogram<u64>, intended_us: u64) {
+    fn latency(&self, me: u32, kind: Kind, intended_us: u64) {
         let now = self.since_start_us(Instant::now());
         let us = now.saturating_sub(intended_us).max(1);
-        let _ = hist.record(us);
-        self.completed.fetch_add(1, Ordering::Relaxed);
-        if hist.len().is_multiple_of(16) {
+        let n = self.completed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut h) = self.latencies[me as usize % LATENCY_SHARDS].lock() {
+            let hist = match kind {
+                Kind::Msg => &mut h.msg,
+                Kind::List => &mut h.list,
+                Kind::File => &mut h.file,
+            };
+            let _ = hist.record(us);
+        }
+        if n.is_multiple_of(16) {
             if let Ok(mut s) = self.sample.lock() {
                 let _ = s.record(us);
             }
         }
     }
-}
-
-/// Latencies one client's reader measured.
-struct ReaderHistograms {
-    msg: Histogram<u64>,
-    list: Histogram<u64>,
-    file: Histogram<u64>,
 }
 
 /// Runs one simulation against `target`.
@@ -274,6 +304,9 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         bytes: AtomicU64::new(0),
         errors: Mutex::new(BTreeMap::new()),
         sample: Mutex::new(new_histogram()),
+        latencies: (0..LATENCY_SHARDS)
+            .map(|_| Mutex::new(KindHistograms::new()))
+            .collect(),
         stopping: AtomicBool::new(false),
         seed: cfg.seed ^ (u64::from(cfg.shard.0) << 40),
     });
@@ -353,24 +386,14 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
     }
     let seconds = shared.start.elapsed().as_secs_f64();
     shared.stopping.store(true, Ordering::Relaxed);
-    let mut hists = ReaderHistograms {
-        msg: new_histogram(),
-        list: new_histogram(),
-        file: new_histogram(),
-    };
-    // Half-close every client: the server then closes, and each reader ends with its
-    // histograms.
+    // Half-close every client: the server then closes, and each reader ends.
     for s in &senders {
         let _ = tokio::time::timeout(Duration::from_secs(1), s.close()).await;
     }
     let collect_deadline = Instant::now() + Duration::from_secs(5);
     for mut r in readers {
         match tokio::time::timeout_at(collect_deadline, &mut r).await {
-            Ok(Ok(h)) => {
-                let _ = hists.msg.add(&h.msg);
-                let _ = hists.list.add(&h.list);
-                let _ = hists.file.add(&h.file);
-            }
+            Ok(Ok(())) => {}
             _ => {
                 r.abort();
                 shared.error("reader-did-not-finish");
@@ -378,6 +401,14 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         }
     }
     let timeline = progress.await.unwrap_or_default();
+    let mut hists = KindHistograms::new();
+    for shard in &shared.latencies {
+        if let Ok(h) = shard.lock() {
+            let _ = hists.msg.add(&h.msg);
+            let _ = hists.list.add(&h.list);
+            let _ = hists.file.add(&h.file);
+        }
+    }
 
     let integrity = shared.ledger.integrity();
     let mut operations = BTreeMap::new();
@@ -524,12 +555,32 @@ async fn execute_ops(
     shared: Arc<Shared>,
 ) {
     let mut file_seq = 0u64;
-    while let Some((op, intended)) = ops.recv().await {
+    let mut backlog: VecDeque<(Op, u64)> = VecDeque::new();
+    loop {
+        let (op, intended) = match backlog.pop_front() {
+            Some(next) => next,
+            None => match ops.recv().await {
+                Some(next) => next,
+                None => break,
+            },
+        };
         let result = match op {
             Op::Msg { to, size } => {
-                let seq = shared.ledger.next_message(me, to);
-                let text = payload::message_text(seq, intended, size);
-                sender.send_text(shared.names[&to], Bytes::from(text)).await
+                // Messages already due go out together in one write.
+                let mut frames = vec![message_frame(&shared, me, to, size, intended)];
+                while frames.len() < 256 {
+                    match ops.try_recv() {
+                        Ok((Op::Msg { to, size }, t)) => {
+                            frames.push(message_frame(&shared, me, to, size, t))
+                        }
+                        Ok(other) => {
+                            backlog.push_back(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                sender.send_frames(&frames).await
             }
             Op::List => {
                 if let Ok(mut l) = pending.lists.lock() {
@@ -585,6 +636,21 @@ async fn execute_ops(
     }
 }
 
+/// A message to `to`, registered in the ledger.
+fn message_frame(
+    shared: &Shared,
+    me: u32,
+    to: u32,
+    size: usize,
+    intended: u64,
+) -> msrp_reference::Frame {
+    let seq = shared.ledger.next_message(me, to);
+    msrp_reference::Frame::Msg {
+        name: shared.names[&to],
+        text: Bytes::from(payload::message_text(seq, intended, size)),
+    }
+}
+
 /// A sink that only hashes and counts (P2P downloads).
 #[derive(Default)]
 struct HashSink {
@@ -631,12 +697,7 @@ async fn read_events(
     sender: ClientSender,
     pending: Arc<Pending>,
     shared: Arc<Shared>,
-) -> ReaderHistograms {
-    let mut h = ReaderHistograms {
-        msg: new_histogram(),
-        list: new_histogram(),
-        file: new_histogram(),
-    };
+) {
     let mut incoming: Option<Incoming> = None;
     let sender_of = |name: &Name| shared.index_of.get(name).copied();
     while let Some(event) = events.next().await {
@@ -649,7 +710,7 @@ async fn read_events(
                         .message_arrived(from, me, checked.map(|(seq, _)| seq));
                     shared.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
                     if let Some((_, intended)) = checked {
-                        shared.latency(&mut h.msg, intended);
+                        shared.latency(me, Kind::Msg, intended);
                     }
                 }
                 None => shared.error("message-from-unknown-sender"),
@@ -657,7 +718,7 @@ async fn read_events(
             Event::List { .. } => {
                 let intended = pending.lists.lock().ok().and_then(|mut l| l.pop_front());
                 match intended {
-                    Some(t) => shared.latency(&mut h.list, t),
+                    Some(t) => shared.latency(me, Kind::List, t),
                     None => shared.error("unrequested-list"),
                 }
             }
@@ -715,7 +776,7 @@ async fn read_events(
                 shared.ledger.ack_arrived(me, &name);
                 let intended = pending.files.lock().ok().and_then(|mut f| f.remove(&name));
                 if let Some(t) = intended {
-                    shared.latency(&mut h.file, t);
+                    shared.latency(me, Kind::File, t);
                 }
             }
             Event::Error { reason, .. } => {
@@ -729,7 +790,6 @@ async fn read_events(
             }
         }
     }
-    h
 }
 
 /// A file is complete: check it in the ledger and acknowledge it (ACK-4: only now).
