@@ -35,7 +35,8 @@ struct Args {
     /// Server under test, HOST:PORT. Without it, an embedded reference server is used.
     #[arg(long)]
     target: Option<String>,
-    /// Scenarios run at once against embedded servers (a foreign target runs one at a time).
+    /// Scenarios run at once against embedded servers (default: twice the CPUs, as
+    /// scenarios mostly wait); a foreign target runs them one at a time.
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
     /// Seconds every wait may last (a step's own `timeout` overrides it).
@@ -198,7 +199,7 @@ fn main() -> ExitCode {
             base: ServerConfig::default(),
             jobs: args
                 .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+                .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get())),
         },
     };
     for dir in [&args.pcap_dir, &args.transcript_dir].into_iter().flatten() {
