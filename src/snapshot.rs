@@ -75,7 +75,8 @@ pub fn diff(reference: &str, actual: &str) -> Option<String> {
         .or_else(|| reference.lines().nth(first))
         .unwrap_or("")
         .trim();
-    let udiff = similar::TextDiff::from_lines(reference, actual)
+    let (reference, actual) = (format!("{reference}\n"), format!("{actual}\n"));
+    let udiff = similar::TextDiff::from_lines(&reference, &actual)
         .unified_diff()
         .context_radius(3)
         .header("reference", "target")
@@ -99,7 +100,11 @@ mod tests {
             d.starts_with("first difference at transcript line 3: a > ERROR"),
             "{d}"
         );
-        assert!(d.contains("-  a > MSG\n+  a > ERROR"), "{d}");
+        assert!(
+            d.contains("\n-  a > MSG\n") && d.contains("\n+  a > ERROR\n"),
+            "{d}"
+        );
+        assert!(!d.contains("No newline"), "{d}");
         assert!(diff(a, &format!("{a}\n")).is_none());
     }
 

@@ -15,7 +15,7 @@ use msrp_reference::decode::{Decoded, Decoder, Limits};
 use msrp_reference::frame::{escape_bytes, Frame};
 use sha2::Digest;
 
-use crate::runner::conn::{clip, describe_frame, short_hex, Seen};
+use crate::runner::conn::{describe_frame, short_hex, Seen};
 use crate::scenario::{ClientOr, Scenario, Step};
 use crate::verdict::Outcome;
 
@@ -331,10 +331,7 @@ pub fn render(sc: &Scenario, outcome: &Outcome, mut entries: Vec<Entry>) -> Stri
         let _ = write!(
             out,
             " ({} at step {}: expected {}; actual {})",
-            f.rule,
-            f.step,
-            f.expected,
-            clip(f.actual.as_bytes())
+            f.rule, f.step, f.expected, f.actual
         );
     }
     if let Some(r) = &outcome.reason {

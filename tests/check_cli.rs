@@ -193,3 +193,46 @@ fn list_coverage_and_schema() {
     assert!(schema["properties"]["steps"].is_object(), "{schema}");
     assert!(schema.to_string().contains("expect_silence"));
 }
+
+/// A real foreign implementation: the naive Python server in contrib/ (one recv() per frame,
+/// the recipient's name left in forwarded messages). msrp-check must name MSG-2 and show the
+/// transcript diff against the reference snapshot.
+#[test]
+fn a_naive_foreign_server_fails_with_the_rule_and_the_diff() {
+    use std::io::BufRead;
+    let mut server = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/naive-server/naive_server.py"))
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the naive server");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
+    let o = check(&[
+        "--target",
+        &addr,
+        "--only",
+        "msg-basic",
+        "--snapshots",
+        "snapshots",
+        "--timeout",
+        "0.5",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    for needle in [
+        "FAIL  msg-basic",
+        "rule MSG-2 (Must)",
+        "expected: MSG name=\"clt1\"",
+        "actual:   MSG name=\"clt2\"",
+        "first difference at transcript line 15: bob   < MSG name=\"clt2\"",
+        "-  bob   < MSG name=\"clt1\"",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
