@@ -11,6 +11,8 @@ pub mod codec;
 pub mod connection;
 pub mod decode;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
 
 pub use decode::{DecodeError, Decoded, Decoder, Direction, Limits};

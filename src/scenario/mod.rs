@@ -401,6 +401,17 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
     }
 }
 
+/// Parses arbitrary bytes as a scenario file: the property the `scenario_yaml` fuzz target
+/// checks (no panic; every error has a message).
+#[doc(hidden)]
+pub fn fuzz_parse(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Err(e) = parse(Path::new("fuzz.yaml"), text) {
+            assert!(!e.message.is_empty());
+        }
+    }
+}
+
 /// Loads every `.yaml`/`.yml` file under the given files or folders, sorted by path.
 /// Returns the scenarios and the errors of those that failed to load.
 pub fn load_all(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<LoadError>) {

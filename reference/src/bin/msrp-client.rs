@@ -284,13 +284,13 @@ impl Ui {
             Event::FileOffer(offer) => self.file_offer(offer).await,
             Event::Closed { error } => {
                 if let Some(r) = self.receiving.take() {
+                    if let Some(f) = r.file {
+                        f.abort().await;
+                    }
                     let name = escape_bytes(&r.header.filename);
                     println!(
                         "error: connection closed during {name}; partial file removed, no ACK sent"
                     );
-                    if let Some(f) = r.file {
-                        f.abort().await;
-                    }
                 }
                 match error {
                     Some(e) => println!("disconnected: {e}"),

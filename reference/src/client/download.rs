@@ -17,6 +17,13 @@ pub enum DownloadError {
     Write { path: PathBuf, source: io::Error },
     #[error("{path}: received {got} of {size} bytes")]
     Incomplete { path: PathBuf, got: u64, size: u64 },
+    #[error("\"{name}\" ({size} bytes) does not fit in {} ({free} bytes free)", dir.display())]
+    NoSpace {
+        name: String,
+        size: u64,
+        free: u64,
+        dir: PathBuf,
+    },
 }
 
 /// Names Windows reserves for devices, whatever the extension.
@@ -104,6 +111,17 @@ impl DownloadDir {
     /// when the name exists. `O_EXCL` creation also refuses to follow a planted symlink.
     pub async fn create(&self, filename: &[u8], size: u64) -> Result<Download, DownloadError> {
         let clean = sanitize_filename(filename);
+        // A declared size is a claim; refusing what cannot fit beats filling the disk.
+        if let Ok(free) = fs4::available_space(&self.root) {
+            if size > free {
+                return Err(DownloadError::NoSpace {
+                    name: clean,
+                    size,
+                    free,
+                    dir: self.root.clone(),
+                });
+            }
+        }
         for n in 0..10_000u32 {
             let candidate = if n == 0 {
                 clean.clone()

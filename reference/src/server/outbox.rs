@@ -48,7 +48,9 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Queues an encoded frame. Over budget, the client is disconnected instead (DEC-8).
+    /// Queues an encoded frame: one forwarded from another client, or one the server owes
+    /// (LIST replies, ERRORs). Over budget, the client is disconnected instead (DEC-8): a
+    /// client that floods requests and never reads the answers is a slow consumer too.
     pub fn push_frame(&self, frame: Bytes) {
         let len = frame.len();
         let now = self.queued.fetch_add(len, Ordering::Relaxed) + len;
@@ -60,13 +62,6 @@ impl Outbox {
             self.kill.cancel();
             return;
         }
-        let _ = self.tx.send(Outgoing::Frame(frame));
-    }
-
-    /// Queues an ERROR or other frame the server itself owes the client, ignoring the budget
-    /// (it is small, and it is followed by a close anyway).
-    pub fn push_control(&self, frame: Bytes) {
-        self.queued.fetch_add(frame.len(), Ordering::Relaxed);
         let _ = self.tx.send(Outgoing::Frame(frame));
     }
 

@@ -180,7 +180,7 @@ impl Session {
                         name,
                         text: Bytes::from_static(b"welcome"),
                     };
-                    self.outbox.push_control(hello.to_bytes());
+                    self.outbox.push_frame(hello.to_bytes());
                 }
                 Ok(())
             }
@@ -202,14 +202,14 @@ impl Session {
     /// Sends an ERROR and ends the session with a lingering close.
     fn refuse(&self, reason: Reason, detail: &str) -> End {
         self.outbox
-            .push_control(Frame::error(reason, detail).to_bytes());
+            .push_frame(Frame::error(reason, detail).to_bytes());
         End::AfterError
     }
 
     /// Sends an ERROR and keeps the connection open.
     fn complain(&self, reason: Reason, detail: impl std::fmt::Display) {
         self.outbox
-            .push_control(Frame::error(reason, detail).to_bytes());
+            .push_frame(Frame::error(reason, detail).to_bytes());
     }
 
     fn me(&self) -> Name {
@@ -248,7 +248,7 @@ impl Session {
                     text = Bytes::from(reverse_list(&text));
                 }
                 let reply = Frame::ListReply { text };
-                self.outbox.push_control(reply.to_bytes());
+                self.outbox.push_frame(reply.to_bytes());
             }
             Frame::Ack { filename } => match roster.route_ack(&me, &filename) {
                 AckRoute::Sender(_) if self.faulty(Fault::AckLost) => {}

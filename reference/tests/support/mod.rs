@@ -1,6 +1,8 @@
 //! A raw test peer: writes exact bytes, reads decoded server frames with deadlines.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
