@@ -2,7 +2,7 @@
 //! where it departs from the strict profile (SPEC.md).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use msrp::check::{coverage, run_all, Selection, Target};
-use msrp::report::{closing_line, junit_xml, print_outcome, JsonReport};
+use msrp::report::html::{write_check_report, TargetResults};
+use msrp::report::{closing_line, junit_xml, print_outcome, JsonReport, TargetOutcome};
 use msrp::rules::Level;
 use msrp::runner::RunOptions;
 use msrp::runner::RunResult;
@@ -32,9 +33,10 @@ struct Args {
     /// Scenario files or folders.
     #[arg(default_value = "scenarios")]
     paths: Vec<PathBuf>,
-    /// Server under test, HOST:PORT. Without it, an embedded reference server is used.
+    /// Server under test, HOST:PORT; repeat it to check several servers in one report.
+    /// Without it, an embedded reference server is used.
     #[arg(long)]
-    target: Option<String>,
+    target: Vec<String>,
     /// Scenarios run at once against embedded servers (default: twice the CPUs, as
     /// scenarios mostly wait); a foreign target runs them one at a time.
     #[arg(long, short = 'j')]
@@ -77,6 +79,10 @@ struct Args {
     /// show a diff where they differ (informative unless --strict-transcript).
     #[arg(long, value_name = "DIR")]
     snapshots: Option<PathBuf>,
+    /// Write an HTML report into this folder: an index (one column per target) and a page
+    /// per scenario.
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
     /// A transcript that differs from its snapshot fails the scenario.
     #[arg(long, requires = "snapshots")]
     strict_transcript: bool,
@@ -188,21 +194,39 @@ fn main() -> ExitCode {
         return usage_error("no scenario selected: nothing to run");
     }
 
-    let target = match &args.target {
-        Some(t) => match t.to_socket_addrs().map(|mut a| a.next()) {
-            Ok(Some(addr)) => Target::Remote { addr, settings },
+    let mut targets = Vec::new();
+    for t in &args.target {
+        match t.to_socket_addrs().map(|mut a| a.next()) {
+            Ok(Some(addr)) => targets.push((
+                t.clone(),
+                Target::Remote {
+                    addr,
+                    settings: settings.clone(),
+                },
+            )),
             Ok(None) | Err(_) => {
                 return usage_error(format!("--target \"{t}\": not a HOST:PORT that resolves"))
             }
-        },
-        None => Target::Embedded {
+        }
+    }
+    if targets.is_empty() {
+        let jobs = args
+            .jobs
+            .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let target = Target::Embedded {
             base: ServerConfig::default(),
-            jobs: args
-                .jobs
-                .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get())),
-        },
+            jobs,
+        };
+        targets.push(("embedded reference server".to_string(), target));
+    }
+    let opts = RunOptions {
+        timeout: Duration::from_secs_f64(args.timeout),
+        strict: args.strict,
     };
-    for dir in [&args.pcap_dir, &args.transcript_dir].into_iter().flatten() {
+    for dir in [&args.pcap_dir, &args.transcript_dir, &args.html]
+        .into_iter()
+        .flatten()
+    {
         if let Err(e) = std::fs::create_dir_all(dir) {
             return usage_error(format!("cannot create {}: {e}", dir.display()));
         }
@@ -214,38 +238,66 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let target_name = args
-        .target
-        .clone()
-        .unwrap_or_else(|| "embedded reference server".into());
-    let opts = RunOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
-        strict: args.strict,
-    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return usage_error(format!("cannot start the runtime: {e}")),
     };
     let human = args.format == Format::Human;
+    let several = targets.len() > 1;
     let mut out = anstream::stdout();
-    if human {
-        let _ = writeln!(
-            out,
-            "msrp-check: {} scenarios against {target_name}",
-            scenarios.len()
-        );
-    }
-    let results = rt.block_on(run_all(scenarios, &target, &opts, |r| {
-        if r.outcome.verdict != Verdict::Skip {
-            keep_artifacts(r, &args, snapshots.as_ref());
+    let mut runs: Vec<TargetRun> = Vec::new();
+    for (i, (name, target)) in targets.iter().enumerate() {
+        // With several targets, each keeps its artifacts in its own subfolder.
+        let sub = |d: &Option<PathBuf>| {
+            d.as_ref().map(|d| {
+                if several {
+                    d.join(format!("t{i}"))
+                } else {
+                    d.clone()
+                }
+            })
+        };
+        let (pcap_dir, transcript_dir) = (sub(&args.pcap_dir), sub(&args.transcript_dir));
+        for dir in [&pcap_dir, &transcript_dir].into_iter().flatten() {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return usage_error(format!("cannot create {}: {e}", dir.display()));
+            }
         }
         if human {
-            let _ = print_outcome(&mut out, &r.outcome);
+            let _ = writeln!(
+                out,
+                "msrp-check: {} scenarios against {name}",
+                scenarios.len()
+            );
         }
-    }));
-    let mut outcomes: Vec<Outcome> = results.into_iter().map(|r| r.outcome).collect();
-    for e in &load_errors {
-        outcomes.push(Outcome {
+        let artifacts = Artifacts {
+            pcap_dir: pcap_dir.clone(),
+            transcript_dir,
+            snapshots: snapshots.as_ref(),
+            strict_transcript: args.strict_transcript,
+        };
+        let results = rt.block_on(run_all(scenarios.clone(), target, &opts, |r| {
+            if r.outcome.verdict != Verdict::Skip {
+                artifacts.keep(r);
+            }
+            if human {
+                let _ = print_outcome(&mut out, &r.outcome);
+            }
+        }));
+        if human {
+            let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome.clone()).collect();
+            let _ = writeln!(out, "{}", closing_line(&Totals::of(&outcomes)));
+        }
+        runs.push(TargetRun {
+            name: name.clone(),
+            results,
+            pcap_dir,
+        });
+    }
+
+    let load_outcomes: Vec<Outcome> = load_errors
+        .iter()
+        .map(|e| Outcome {
             id: e
                 .path
                 .file_stem()
@@ -261,11 +313,48 @@ fn main() -> ExitCode {
             reason: Some(e.to_string()),
             notes: Vec::new(),
             transcript_diff: None,
-        });
+        })
+        .collect();
+    let mut per_target: Vec<(String, Vec<Outcome>)> = runs
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.results.iter().map(|r| r.outcome.clone()).collect(),
+            )
+        })
+        .collect();
+    if let Some((_, first)) = per_target.first_mut() {
+        first.extend(load_outcomes);
     }
-    let totals = Totals::of(&outcomes);
+    let all: Vec<Outcome> = per_target
+        .iter()
+        .flat_map(|(_, o)| o.iter().cloned())
+        .collect();
+    let totals = Totals::of(&all);
+
+    if let Some(dir) = &args.html {
+        let targets: Vec<TargetResults> = runs
+            .iter()
+            .map(|t| TargetResults {
+                name: t.name.clone(),
+                results: &t.results,
+                pcap_dir: t.pcap_dir.clone(),
+            })
+            .collect();
+        if let Err(e) = write_check_report(dir, &scenarios, &targets) {
+            eprintln!(
+                "msrp-check: cannot write the HTML report in {}: {e}",
+                dir.display()
+            );
+            return ExitCode::from(1);
+        }
+        if human {
+            let _ = writeln!(out, "HTML report: {}", dir.join("index.html").display());
+        }
+    }
     if let Some(path) = &args.junit {
-        let written = junit_xml(&outcomes, args.strict)
+        let written = junit_xml(&per_target, args.strict)
             .map_err(|e| e.to_string())
             .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
         if let Err(e) = written {
@@ -278,13 +367,26 @@ fn main() -> ExitCode {
     }
     match args.format {
         Format::Human => {
-            let _ = writeln!(out, "{}", closing_line(&totals));
+            if several {
+                let _ = writeln!(out, "all targets: {}", closing_line(&totals));
+            }
+            for e in &load_errors {
+                let _ = writeln!(out, "ERROR {e}");
+            }
         }
         Format::Json => {
             let report = JsonReport {
-                target: &target_name,
+                targets: per_target.iter().map(|(n, _)| n.as_str()).collect(),
                 totals,
-                outcomes: &outcomes,
+                outcomes: per_target
+                    .iter()
+                    .flat_map(|(n, os)| {
+                        os.iter().map(move |o| TargetOutcome {
+                            target: n,
+                            outcome: o,
+                        })
+                    })
+                    .collect(),
             };
             match serde_json::to_string_pretty(&report) {
                 Ok(s) => println!("{s}"),
@@ -292,7 +394,6 @@ fn main() -> ExitCode {
             }
         }
     }
-    let _ = std::io::stdout().is_terminal();
     if totals.failed > 0 || totals.errors > 0 || (args.strict && totals.warned > 0) {
         ExitCode::from(1)
     } else if totals.ran() == 0 {
@@ -303,44 +404,61 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes a run's pcap and transcript, and compares the transcript with its snapshot.
-/// A file that cannot be written makes the scenario an error: its evidence would be lost.
-fn keep_artifacts(r: &mut RunResult, args: &Args, snapshots: Option<&Snapshots>) {
-    let id = r.outcome.id.clone();
-    let mut problems = Vec::new();
-    if let Some(dir) = &args.pcap_dir {
-        let path = dir.join(format!("{id}.pcap"));
-        if let Err(e) = msrp::pcap::write_pcap(&path, &r.records, r.started) {
-            problems.push(format!("cannot write pcap: {e}"));
+/// One target's run.
+struct TargetRun {
+    name: String,
+    results: Vec<RunResult>,
+    pcap_dir: Option<PathBuf>,
+}
+
+/// Where a run's evidence goes, and how transcripts are judged.
+struct Artifacts<'a> {
+    pcap_dir: Option<PathBuf>,
+    transcript_dir: Option<PathBuf>,
+    snapshots: Option<&'a Snapshots>,
+    strict_transcript: bool,
+}
+
+impl Artifacts<'_> {
+    /// Writes a run's pcap and transcript, and compares the transcript with its snapshot.
+    /// A file that cannot be written makes the scenario an error: its evidence would be lost.
+    fn keep(&self, r: &mut RunResult) {
+        let id = r.outcome.id.clone();
+        let mut problems = Vec::new();
+        if let Some(dir) = &self.pcap_dir {
+            let path = dir.join(format!("{id}.pcap"));
+            if let Err(e) = msrp::pcap::write_pcap(&path, &r.records, r.started) {
+                problems.push(format!("cannot write pcap: {e}"));
+            }
         }
-    }
-    if let Some(dir) = &args.transcript_dir {
-        let path = dir.join(format!("{id}.txt"));
-        if let Err(e) = std::fs::write(&path, &r.transcript) {
-            problems.push(format!("cannot write transcript {}: {e}", path.display()));
+        if let Some(dir) = &self.transcript_dir {
+            let path = dir.join(format!("{id}.txt"));
+            if let Err(e) = std::fs::write(&path, &r.transcript) {
+                problems.push(format!("cannot write transcript {}: {e}", path.display()));
+            }
         }
-    }
-    if let Some(snaps) = snapshots {
-        match snaps.get(&id) {
-            Some(reference) => {
-                if let Some(d) = diff(reference, &r.transcript) {
-                    r.outcome.transcript_diff = Some(d);
-                    if args.strict_transcript
-                        && matches!(r.outcome.verdict, Verdict::Pass | Verdict::Warn)
-                    {
-                        r.outcome.verdict = Verdict::Fail;
-                        r.outcome.reason = Some("the transcript differs from the reference snapshot (--strict-transcript)".into());
+        if let Some(snaps) = self.snapshots {
+            match snaps.get(&id) {
+                Some(reference) => {
+                    if let Some(d) = diff(reference, &r.transcript) {
+                        r.outcome.transcript_diff = Some(d);
+                        if self.strict_transcript
+                            && matches!(r.outcome.verdict, Verdict::Pass | Verdict::Warn)
+                        {
+                            r.outcome.verdict = Verdict::Fail;
+                            r.outcome.reason = Some("the transcript differs from the reference snapshot (--strict-transcript)".into());
+                        }
                     }
                 }
+                None => r
+                    .outcome
+                    .notes
+                    .push(format!("no reference snapshot for {id}")),
             }
-            None => r
-                .outcome
-                .notes
-                .push(format!("no reference snapshot for {id}")),
         }
-    }
-    if !problems.is_empty() {
-        r.outcome.verdict = Verdict::Error;
-        r.outcome.reason = Some(problems.join("; "));
+        if !problems.is_empty() {
+            r.outcome.verdict = Verdict::Error;
+            r.outcome.reason = Some(problems.join("; "));
+        }
     }
 }

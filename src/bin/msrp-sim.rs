@@ -34,6 +34,9 @@ enum Command {
         /// Write the merged report here too.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write the merged report as HTML.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
 }
 
@@ -82,6 +85,9 @@ struct RunArgs {
     /// Write the report (with serialized histograms) as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write an HTML report (charts inline, opens from disk).
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// No live progress.
     #[arg(long, short)]
     quiet: bool,
@@ -92,14 +98,31 @@ fn usage(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn write_json(path: &PathBuf, report: &SimReport) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Writes the JSON and HTML reports that were asked for.
+fn write_reports(
+    json: Option<&PathBuf>,
+    html: Option<&PathBuf>,
+    report: &SimReport,
+) -> Result<(), String> {
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = html {
+        std::fs::write(path, msrp::sim::html::render(report))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Merge { reports, json }) = cli.command {
+    if let Some(Command::Merge {
+        reports,
+        json,
+        html,
+    }) = cli.command
+    {
         let mut loaded = Vec::new();
         for p in &reports {
             let parsed = std::fs::read_to_string(p)
@@ -115,11 +138,9 @@ fn main() -> ExitCode {
             Err(e) => return usage(e),
         };
         println!("{}", merged.summary());
-        if let Some(path) = json {
-            if let Err(e) = write_json(&path, &merged) {
-                eprintln!("msrp-sim: {e}");
-                return ExitCode::from(1);
-            }
+        if let Err(e) = write_reports(json.as_ref(), html.as_ref(), &merged) {
+            eprintln!("msrp-sim: {e}");
+            return ExitCode::from(1);
         }
         return if merged.failed() {
             ExitCode::from(1)
@@ -223,11 +244,9 @@ fn main() -> ExitCode {
         Err(e) => return usage(e),
     };
     println!("{}", report.summary());
-    if let Some(path) = &a.json {
-        if let Err(e) = write_json(path, &report) {
-            eprintln!("msrp-sim: {e}");
-            return ExitCode::from(1);
-        }
+    if let Err(e) = write_reports(a.json.as_ref(), a.html.as_ref(), &report) {
+        eprintln!("msrp-sim: {e}");
+        return ExitCode::from(1);
     }
     if report.connected == 0 {
         eprintln!(

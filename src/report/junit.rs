@@ -15,13 +15,17 @@ fn area(o: &Outcome) -> String {
         .unwrap_or_else(|| "scenarios".into())
 }
 
-/// The report as JUnit XML.
+/// The report as JUnit XML: a testsuite per area (and per target when there are several).
 pub fn junit_xml(
-    outcomes: &[Outcome],
+    runs: &[(String, Vec<Outcome>)],
     strict: bool,
 ) -> Result<String, quick_junit::SerializeError> {
     let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
-    for o in outcomes {
+    let several = runs.len() > 1;
+    for (target, o) in runs
+        .iter()
+        .flat_map(|(t, os)| os.iter().map(move |o| (t, o)))
+    {
         let mut status = match o.verdict {
             Verdict::Pass => TestCaseStatus::success(),
             Verdict::Warn if !strict => TestCaseStatus::success(),
@@ -54,7 +58,11 @@ pub fn junit_xml(
             status.set_message(reason.clone());
         }
         let mut case = TestCase::new(o.id.clone(), status);
-        let area = area(o);
+        let area = if several {
+            format!("{target} {}", area(o))
+        } else {
+            area(o)
+        };
         case.set_classname(format!("msrp-check.{area}"));
         case.set_time(Duration::from_secs_f64(o.seconds));
         if o.verdict == Verdict::Warn && !strict {

@@ -1,5 +1,6 @@
 //! Reports of a run: a human one (colour on a terminal, `NO_COLOR` honoured), JSON, JUnit.
 
+pub mod html;
 mod human;
 mod junit;
 
@@ -10,10 +11,18 @@ use serde::Serialize;
 
 use crate::verdict::{Outcome, Totals};
 
-/// The JSON report.
+/// One scenario's outcome against one target.
+#[derive(Debug, Serialize)]
+pub struct TargetOutcome<'a> {
+    pub target: &'a str,
+    #[serde(flatten)]
+    pub outcome: &'a Outcome,
+}
+
+/// The JSON report: totals over every target, and every outcome with its target.
 #[derive(Debug, Serialize)]
 pub struct JsonReport<'a> {
-    pub target: &'a str,
+    pub targets: Vec<&'a str>,
     pub totals: Totals,
-    pub outcomes: &'a [Outcome],
+    pub outcomes: Vec<TargetOutcome<'a>>,
 }
