@@ -95,10 +95,13 @@ def huge_relay(target, seconds):
     rcpt.setblocking(False)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        snd.sendall(chunk)
+        try:
+            snd.sendall(chunk)
+        except OSError:
+            break
         try:
             while rcpt.recv(1 << 20): pass
-        except BlockingIOError: pass
+        except (BlockingIOError, OSError): pass
     return [snd, rcpt]
 
 def stalled_recipient(target, seconds):
@@ -118,10 +121,14 @@ def text_flood(target, seconds):
     sink.setblocking(False)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        f.sendall(block)
+        try:
+            f.sendall(block)
+        except OSError:
+            print("  (the flooder was disconnected: its ERRORs or the sink's queue exceeded the budget)")
+            break
         try:
             while sink.recv(1 << 20): pass
-        except BlockingIOError: pass
+        except (BlockingIOError, OSError): pass
     return [f, sink]
 
 def list_flood_unread(target, seconds):
@@ -130,7 +137,9 @@ def list_flood_unread(target, seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         try: f.sendall(struct.pack(">H", 3) * 10000)
-        except (OSError, socket.timeout): break
+        except (OSError, socket.timeout):
+            print("  (the flooder was disconnected once its unread replies exceeded the budget, DEC-8)")
+            break
     return [f]
 
 def main():

@@ -2,7 +2,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n "$(ulimit -Hn)"
-cargo build --release -q --bins
+cargo build --release -q --workspace --bins
 start_server() { # start_server [server args...]; sets $server_pid and $server_addr
   local log; log=$(mktemp)
   target/release/msrp-server --listen 127.0.0.1:0 "$@" 2>"$log" &

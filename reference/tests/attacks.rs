@@ -258,3 +258,35 @@ async fn disconnecting_at_every_byte_of_every_frame_kind() {
     witnesses_chat(&mut b[0], &mut a[0], "whole").await;
     srv.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuous_list_flood_at_the_default_budget() {
+    let srv = server(ServerConfig::default()).await;
+    let mut p = login_all(srv.local_addr(), &["lstf", "wit1", "wit2"]).await;
+    let mut flooder = p.remove(0);
+    let block: Vec<u8> = [0u8, 3].repeat(10_000);
+    let flood = tokio::spawn(async move {
+        let start = Instant::now();
+        let mut sent = 0usize;
+        while start.elapsed() < Duration::from_secs(3) {
+            match tokio::time::timeout(Duration::from_millis(500), flooder.stream.write_all(&block))
+                .await
+            {
+                Ok(Ok(())) => sent += 10_000,
+                _ => break,
+            }
+        }
+        sent
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (a, b) = p.split_at_mut(1);
+    let took = witnesses_chat(&mut a[0], &mut b[0], "flooded?").await;
+    let sent = flood.await.unwrap();
+    eprintln!("witness round trip {took:?}; flooder sent {sent} LIST requests");
+    assert!(took < Duration::from_millis(500), "witnesses took {took:?}");
+    assert!(
+        !p[0].list().await.contains("lstf"),
+        "the flooder is disconnected (DEC-8)"
+    );
+    srv.shutdown().await;
+}

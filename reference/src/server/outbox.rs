@@ -180,9 +180,12 @@ impl OutboxWriter {
                         return WriterEnd::Broken;
                     }
                     self.queued.fetch_sub(len, Ordering::Relaxed);
-                    batch.clear();
-                    if batch.capacity() > 4 * WRITE_BATCH {
+                    // Keep a batch buffer only while frames keep coming: an idle connection
+                    // (10 000 of them) must not hold the buffer of its last big LIST reply.
+                    if self.rx.is_empty() || batch.capacity() > 2 * WRITE_BATCH {
                         batch = BytesMut::new();
+                    } else {
+                        batch.clear();
                     }
                 }
                 Outgoing::Relay {

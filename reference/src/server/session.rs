@@ -67,7 +67,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
 
     let end = tokio::select! {
         biased;
-        _ = kill.cancelled() => End::Graceful,
+        _ = kill.cancelled() => End::Abrupt,
         end = session.serve() => end,
     };
     if let Some(name) = session.name {
@@ -114,6 +114,13 @@ impl Session {
             return end;
         }
         loop {
+            // A client that keeps its socket full never makes this loop wait for I/O; without
+            // yielding, its own writer (and every task queued behind it on this worker) would
+            // starve, and a kill (DEC-8) would never be noticed.
+            tokio::task::consume_budget().await;
+            if self.outbox.kill_token().is_cancelled() {
+                return End::Abrupt;
+            }
             let item = match self.reader.next().await {
                 Ok(Some(item)) => item,
                 Ok(None) => {
