@@ -181,11 +181,12 @@ pub async fn run_all(
             let opts = Arc::new(opts.clone());
             let limit = Arc::new(tokio::sync::Semaphore::new((*jobs).max(1)));
             let mut set = tokio::task::JoinSet::new();
+            let mut task_index = std::collections::HashMap::new();
             for (i, sc) in scenarios.iter().cloned().enumerate() {
                 let config = embedded_config(base, &sc.file.server);
                 let opts = opts.clone();
                 let limit = limit.clone();
-                set.spawn(async move {
+                let task = set.spawn(async move {
                     let _permit = limit.acquire_owned().await;
                     let result = match ServerHandle::start("127.0.0.1:0", config).await {
                         Ok(server) => {
@@ -197,6 +198,7 @@ pub async fn run_all(
                     };
                     (i, result)
                 });
+                task_index.insert(task.id(), i);
             }
             let mut finished: BTreeMap<usize, RunResult> = BTreeMap::new();
             while let Some(joined) = set.join_next().await {
@@ -206,9 +208,9 @@ pub async fn run_all(
                     }
                     Err(e) => {
                         // A panic in the harness must not lose the other results.
-                        let i = (0..scenarios.len())
-                            .find(|i| !finished.contains_key(i) && *i >= results.len())
-                            .unwrap_or(0);
+                        let Some(&i) = task_index.get(&e.id()) else {
+                            continue;
+                        };
                         finished.insert(
                             i,
                             errored(&scenarios[i], format!("harness task failed: {e}")),
