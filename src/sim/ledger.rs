@@ -55,17 +55,36 @@ struct SentFile {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
-    pairs: HashMap<(u32, u32), Pair>,
-    files: HashMap<(u32, u32, String), SentFile>,
-    unknown_files: u64,
+struct Files {
+    sent: HashMap<(u32, u32, String), SentFile>,
+    unknown: u64,
     acks_unmatched: u64,
 }
 
+/// Pairs are spread over this many locks: every message touches its pair twice, from
+/// whichever worker thread runs the sender and the recipient.
+const PAIR_SHARDS: usize = 64;
+
 /// The shared ledger of a simulation (clients are numbered).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ledger {
-    inner: Mutex<Inner>,
+    pairs: Vec<Mutex<HashMap<(u32, u32), Pair>>>,
+    files: Mutex<Files>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            pairs: (0..PAIR_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+            files: Mutex::new(Files::default()),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What the ledger says at the end.
@@ -97,14 +116,19 @@ impl Integrity {
 }
 
 impl Ledger {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn pair_shard(
+        &self,
+        from: u32,
+        to: u32,
+    ) -> std::sync::MutexGuard<'_, HashMap<(u32, u32), Pair>> {
+        let i = (from as usize).wrapping_mul(31).wrapping_add(to as usize) % PAIR_SHARDS;
+        lock(&self.pairs[i])
     }
 
     /// Registers a message about to be sent; returns its sequence number for the pair.
     pub fn next_message(&self, from: u32, to: u32) -> u64 {
-        let mut inner = self.lock();
-        let pair = inner.pairs.entry((from, to)).or_insert_with(|| Pair {
+        let mut pairs = self.pair_shard(from, to);
+        let pair = pairs.entry((from, to)).or_insert_with(|| Pair {
             next: 1,
             ..Pair::default()
         });
@@ -114,8 +138,8 @@ impl Ledger {
 
     /// A message arrived; `seq` is `None` when its text was not intact.
     pub fn message_arrived(&self, from: u32, to: u32, seq: Option<u64>) {
-        let mut inner = self.lock();
-        let pair = inner.pairs.entry((from, to)).or_insert_with(|| Pair {
+        let mut pairs = self.pair_shard(from, to);
+        let pair = pairs.entry((from, to)).or_insert_with(|| Pair {
             next: 1,
             ..Pair::default()
         });
@@ -138,7 +162,7 @@ impl Ledger {
 
     /// Registers a file about to be sent.
     pub fn file_sent(&self, from: u32, to: u32, name: &str, sha256: [u8; 32], size: u64) {
-        self.lock().files.insert(
+        lock(&self.files).sent.insert(
             (from, to, name.to_string()),
             SentFile {
                 sha256,
@@ -152,59 +176,63 @@ impl Ledger {
 
     /// A file arrived whole (or as far as it came) with this digest.
     pub fn file_arrived(&self, from: u32, to: u32, name: &str, sha256: [u8; 32], size: u64) {
-        let mut inner = self.lock();
-        match inner.files.get_mut(&(from, to, name.to_string())) {
+        let mut files = lock(&self.files);
+        match files.sent.get_mut(&(from, to, name.to_string())) {
             Some(f) => {
                 f.received += 1;
                 if f.sha256 != sha256 || f.size != size {
                     f.corrupted = true;
                 }
             }
-            None => inner.unknown_files += 1,
+            None => files.unknown += 1,
         }
     }
 
     /// The sender got an ACK for one of its files to someone; returns false if none matched.
     pub fn ack_arrived(&self, from: u32, name: &str) -> bool {
-        let mut inner = self.lock();
-        let hit = inner
-            .files
+        let mut files = lock(&self.files);
+        let hit = files
+            .sent
             .iter_mut()
             .find(|((f, _, n), file)| *f == from && n == name && !file.acked)
             .map(|(_, file)| file.acked = true)
             .is_some();
         if !hit {
-            inner.acks_unmatched += 1;
+            files.acks_unmatched += 1;
         }
         hit
     }
 
     /// True when every message sent has arrived and every file was received and acked.
     pub fn settled(&self) -> bool {
-        let inner = self.lock();
-        inner
-            .pairs
+        self.pairs.iter().all(|shard| {
+            lock(shard)
+                .values()
+                .all(|p| p.next - 1 + p.ahead.len() as u64 >= p.sent)
+        }) && lock(&self.files)
+            .sent
             .values()
-            .all(|p| p.next - 1 + p.ahead.len() as u64 >= p.sent)
-            && inner.files.values().all(|f| f.received > 0 && f.acked)
+            .all(|f| f.received > 0 && f.acked)
     }
 
     /// The final accounting.
     pub fn integrity(&self) -> Integrity {
-        let inner = self.lock();
         let mut m = Delivery::default();
-        for p in inner.pairs.values() {
-            let delivered = p.next - 1 + p.ahead.len() as u64;
-            m.sent += p.sent;
-            m.delivered += delivered;
-            m.lost += p.sent.saturating_sub(delivered);
-            m.duplicated += p.duplicated;
-            m.reordered += p.reordered;
-            m.corrupted += p.corrupted;
+        for shard in &self.pairs {
+            for p in lock(shard).values() {
+                let delivered = p.next - 1 + p.ahead.len() as u64;
+                m.sent += p.sent;
+                m.delivered += delivered;
+                m.lost += p.sent.saturating_sub(delivered);
+                m.duplicated += p.duplicated;
+                m.reordered += p.reordered;
+                m.corrupted += p.corrupted;
+            }
         }
+        let files = lock(&self.files);
         let mut f = Delivery::default();
         let (mut acked, mut unacked) = (0, 0);
-        for file in inner.files.values() {
+        for file in files.sent.values() {
             f.sent += 1;
             match file.received {
                 0 => f.lost += 1,
@@ -222,13 +250,13 @@ impl Ledger {
                 unacked += 1;
             }
         }
-        f.corrupted += inner.unknown_files;
+        f.corrupted += files.unknown;
         Integrity {
             messages: m,
             files: f,
             files_acked: acked,
             files_unacked: unacked,
-            acks_unmatched: inner.acks_unmatched,
+            acks_unmatched: files.acks_unmatched,
         }
     }
 }

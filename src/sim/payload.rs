@@ -9,17 +9,26 @@ pub const MIN_TEXT: usize = 24;
 /// A message text of `size` bytes (at least [`MIN_TEXT`]): `seq.time_us.` in hex, then
 /// filler that depends on `seq`, so a changed byte anywhere is detected.
 pub fn message_text(seq: u64, intended_us: u64, size: usize) -> Vec<u8> {
-    let mut text = format!("{seq:x}.{intended_us:x}.").into_bytes();
+    let mut text = Vec::with_capacity(size.max(MIN_TEXT));
+    use std::io::Write;
+    let _ = write!(text, "{seq:x}.{intended_us:x}.");
     let start = text.len();
-    let size = size.max(start);
-    for i in start..size {
-        text.push(filler(seq, i));
+    let mut at = start;
+    while at < size {
+        let run = &filler_from(seq, at)[..(size - at).min(26)];
+        text.extend_from_slice(run);
+        at += run.len();
     }
     text
 }
 
-fn filler(seq: u64, i: usize) -> u8 {
-    b'a' + ((seq as usize).wrapping_mul(7).wrapping_add(i) % 26) as u8
+/// The alphabet twice, so any 26-byte window of the filler is one slice (no per-byte math).
+const ALPHABET2: &[u8; 52] = b"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz";
+
+/// The filler bytes from position `i` of the text of message `seq` (26 of them).
+fn filler_from(seq: u64, i: usize) -> &'static [u8] {
+    let k = (seq as usize).wrapping_mul(7).wrapping_add(i) % 26;
+    &ALPHABET2[k..k + 26]
 }
 
 /// Parses and checks a message text: `Some((seq, intended_us))` if intact.
@@ -29,9 +38,9 @@ pub fn check_message(text: &[u8]) -> Option<(u64, u64)> {
     let t = u64::from_str_radix(std::str::from_utf8(parts.next()?).ok()?, 16).ok()?;
     let rest = parts.next()?;
     let start = text.len() - rest.len();
-    rest.iter()
+    rest.chunks(26)
         .enumerate()
-        .all(|(k, b)| *b == filler(seq, start + k))
+        .all(|(k, chunk)| chunk == &filler_from(seq, start + 26 * k)[..chunk.len()])
         .then_some((seq, t))
 }
 
