@@ -23,6 +23,6 @@ kill $sampler 2>/dev/null || true
 echo "server RSS (KiB) every 10 s: first $(head -1 "$samples" | cut -d' ' -f2), \
 min $(cut -d' ' -f2 "$samples" | sort -n | head -1), max $(cut -d' ' -f2 "$samples" | sort -n | tail -1), \
 last $(tail -1 "$samples" | cut -d' ' -f2) over $(wc -l <"$samples") samples"
-awk 'NR % 30 == 1 {printf "  t=%4ds rss=%d KiB\n", $1 - start, $2} NR == 1 {start = $1}' "$samples"
+awk 'NR == 1 {start = $1} NR % 30 == 1 {printf "  t=%4ds rss=%d KiB\n", $1 - start, $2}' "$samples"
 echo "msrp-sim exit status: $status (0 = nothing lost, duplicated, reordered or corrupted)"
 exit $status

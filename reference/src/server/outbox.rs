@@ -5,14 +5,14 @@
 //! connection bounded (ROB-3). A relayed body is a single queue item that the writer streams
 //! to the end before taking the next one, so nothing is ever written inside a body (ORD-2).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 /// Largest batch of queued frames gathered into one write.
@@ -34,17 +34,26 @@ pub enum Outgoing {
     Close,
 }
 
+/// What a client's queue and its writer share, in one allocation (10 000 idle clients
+/// each hold one).
+#[derive(Debug, Default)]
+struct QueueState {
+    /// Bytes queued and not yet written.
+    queued: AtomicUsize,
+    /// Set when the client has closed its side: relays to it are aborted (FILE-8, DEC-17),
+    /// while frames already queued are still written.
+    peer_closed: AtomicBool,
+    peer_closed_notify: Notify,
+}
+
 /// The sending end of a client's queue; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Outgoing>,
-    queued: Arc<AtomicUsize>,
+    state: Arc<QueueState>,
     budget: usize,
     /// Cancelled to drop the connection at once (slow consumer, truncated relay, shutdown).
     kill: CancellationToken,
-    /// Cancelled when the client has closed its side: relays to it are aborted (FILE-8,
-    /// DEC-17), while frames already queued are still written.
-    peer_closed: CancellationToken,
 }
 
 impl Outbox {
@@ -53,7 +62,7 @@ impl Outbox {
     /// client that floods requests and never reads the answers is a slow consumer too.
     pub fn push_frame(&self, frame: Bytes) {
         let len = frame.len();
-        let now = self.queued.fetch_add(len, Ordering::Relaxed) + len;
+        let now = self.state.queued.fetch_add(len, Ordering::Relaxed) + len;
         if now > self.budget {
             tracing::warn!(
                 queued = now,
@@ -69,7 +78,7 @@ impl Outbox {
     /// sender is slowed to the recipient's pace. `None` if the client is already gone.
     pub fn push_relay(&self, header: Bytes, size: u64) -> Option<mpsc::Sender<Bytes>> {
         let (body_tx, body) = mpsc::channel(8);
-        self.queued.fetch_add(header.len(), Ordering::Relaxed);
+        self.state.queued.fetch_add(header.len(), Ordering::Relaxed);
         self.tx
             .send(Outgoing::Relay { header, size, body })
             .ok()
@@ -88,7 +97,8 @@ impl Outbox {
 
     /// Tells the writer the client closed its side: relays to it end now (FILE-8).
     pub fn peer_closed(&self) {
-        self.peer_closed.cancel();
+        self.state.peer_closed.store(true, Ordering::Release);
+        self.state.peer_closed_notify.notify_waiters();
     }
 }
 
@@ -99,22 +109,19 @@ pub fn outbox(
     keep_open_on_short_body: bool,
 ) -> (Outbox, OutboxWriter) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let peer_closed = CancellationToken::new();
-    let queued = Arc::new(AtomicUsize::new(0));
+    let state = Arc::new(QueueState::default());
     let outbox = Outbox {
         tx,
-        queued: queued.clone(),
+        state: state.clone(),
         budget,
         kill: kill.clone(),
-        peer_closed: peer_closed.clone(),
     };
     (
         outbox,
         OutboxWriter {
             rx,
-            queued,
+            state,
             kill,
-            peer_closed,
             keep_open_on_short_body,
         },
     )
@@ -124,9 +131,8 @@ pub fn outbox(
 #[derive(Debug)]
 pub struct OutboxWriter {
     rx: mpsc::UnboundedReceiver<Outgoing>,
-    queued: Arc<AtomicUsize>,
+    state: Arc<QueueState>,
     kill: CancellationToken,
-    peer_closed: CancellationToken,
     /// Fault injection (FILE-9 broken): carry on after a relay whose sender vanished.
     keep_open_on_short_body: bool,
 }
@@ -179,7 +185,7 @@ impl OutboxWriter {
                     if socket.write_all(&batch).await.is_err() {
                         return WriterEnd::Broken;
                     }
-                    self.queued.fetch_sub(len, Ordering::Relaxed);
+                    self.state.queued.fetch_sub(len, Ordering::Relaxed);
                     // Keep a batch buffer only while frames keep coming: an idle connection
                     // (10 000 of them) must not hold the buffer of its last big LIST reply.
                     if self.rx.is_empty() || batch.capacity() > 2 * WRITE_BATCH {
@@ -193,19 +199,19 @@ impl OutboxWriter {
                     size,
                     mut body,
                 } => {
-                    if self.peer_closed.is_cancelled() {
+                    if self.state.peer_closed.load(Ordering::Acquire) {
                         // Dropping `body` tells the sender (FILE-8).
                         continue;
                     }
                     if socket.write_all(&header).await.is_err() {
                         return WriterEnd::Broken;
                     }
-                    self.queued.fetch_sub(header.len(), Ordering::Relaxed);
+                    self.state.queued.fetch_sub(header.len(), Ordering::Relaxed);
                     let mut remaining = size;
                     while remaining > 0 {
                         let chunk = tokio::select! {
                             biased;
-                            _ = self.peer_closed.cancelled() => {
+                            _ = peer_closed(&self.state) => {
                                 tracing::info!(remaining, "recipient closed inside a relayed body");
                                 return WriterEnd::Broken;
                             }
@@ -230,6 +236,17 @@ impl OutboxWriter {
                 Outgoing::Close => return WriterEnd::Close,
             }
         }
+    }
+}
+
+/// Resolves once the client has closed its side.
+async fn peer_closed(state: &QueueState) {
+    loop {
+        let notified = state.peer_closed_notify.notified();
+        if state.peer_closed.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
     }
 }
 
