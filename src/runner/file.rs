@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use msrp_reference::frame::{FileHeader, Frame, Name};
-use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::conn::{Conn, Seen};
@@ -185,23 +184,17 @@ impl ScenarioRun<'_> {
         let mut log = self.log(&label);
         log.phase = 2;
         let deadline = Instant::now() + body_wait(wait, f.size);
+        // The accepting side is the same TCP connection as the recorded fetching side, so
+        // its own recording and log are not kept.
+        let (serve_record, serve_log) = (self.record(&label, true), self.log(&label));
         let serve = async {
-            let (mut peer, _) = tokio::time::timeout_at(deadline, listener.accept())
+            let (peer, _) = tokio::time::timeout_at(deadline, listener.accept())
                 .await
                 .map_err(|_| "nobody connected to the offered port".to_string())?
                 .map_err(|e| e.to_string())?;
-            let mut buf = vec![0u8; fragment];
-            let mut sent = 0u64;
-            while sent < f.size {
-                let n = (f.size - sent).min(fragment as u64) as usize;
-                fill(f.seed, sent, &mut buf[..n]);
-                tokio::time::timeout_at(deadline, peer.write_all(&buf[..n]))
-                    .await
-                    .map_err(|_| "the recipient stopped reading".to_string())?
-                    .map_err(|e| e.to_string())?;
-                sent += n as u64;
-            }
-            let _ = peer.shutdown().await;
+            let mut peer = Conn::from_stream(peer, serve_record, serve_log);
+            write_body(&mut peer, f.seed, f.size, fragment, deadline).await?;
+            peer.close(false).await;
             Ok::<(), String>(())
         };
         let fetch = async {
