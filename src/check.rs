@@ -9,7 +9,7 @@ use std::time::Duration;
 use msrp_reference::server::{ServerConfig, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::rules::{Level, RULES};
+use crate::rules::{Decision, Level, DECISIONS, RULES};
 use crate::runner::{run_scenario, RunOptions, RunResult};
 use crate::scenario::{Scenario, ServerSettings};
 use crate::verdict::{Outcome, Verdict};
@@ -137,6 +137,7 @@ fn skipped(sc: &Scenario, reason: String) -> RunResult {
             failure: None,
             reason: Some(reason),
             notes: Vec::new(),
+            warnings: Vec::new(),
             transcript_diff: None,
         },
         records: Vec::new(),
@@ -267,6 +268,22 @@ async fn wait_names_freed(addr: SocketAddr, sc: &Scenario, wait: Duration) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Decision → scenarios with a step resting on it, in SPEC.md order (decisions that restate
+/// a rule are listed with no scenarios: scenarios cite the rule).
+pub fn decision_coverage(scenarios: &[Scenario]) -> Vec<(&'static Decision, Vec<String>)> {
+    DECISIONS
+        .iter()
+        .map(|d| {
+            let ids = scenarios
+                .iter()
+                .filter(|s| s.cited_decisions().contains(&d.id))
+                .map(|s| s.file.id.clone())
+                .collect();
+            (d, ids)
+        })
+        .collect()
 }
 
 /// Rule → scenarios that check it, in SPEC.md order.

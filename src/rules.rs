@@ -11,6 +11,27 @@ pub enum Level {
     Must,
     /// Breaking it is a warning (a failure with `--strict`).
     Should,
+    /// Not a rule: a project decision (`DEC-n`, SPEC.md §4) where the profile is silent.
+    /// Another careful reading is possible, so a departure is a warning that names the
+    /// decision (`wire-decisions.md`, "How departures are graded"); `--strict` makes it a
+    /// failure like any warning.
+    Decision,
+}
+
+impl Level {
+    /// How reports name the level: `MUST`, `SHOULD`, `DECISION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::Decision => "DECISION",
+        }
+    }
+
+    /// Whether a departure at this level is only a warning (without `--strict`).
+    pub fn is_warning(self) -> bool {
+        !matches!(self, Level::Must)
+    }
 }
 
 /// One rule of the profile.
@@ -80,4 +101,83 @@ pub const RULES: &[Rule] = &[
 /// Looks a rule up by ID.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
+}
+
+/// A project decision of SPEC.md §4: this project's reading of a point the profile leaves
+/// open. Only decisions that leave a real choice are listed as citable (`citable`); the
+/// others restate what a rule already forces, and a departure from them is a departure from
+/// that rule (`restates`).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Decision {
+    pub id: &'static str,
+    /// The rule(s) the decision reads, for reports ("the profile is silent on …").
+    pub reads: &'static str,
+    /// One-line statement of the reading.
+    pub statement: &'static str,
+    /// `None` when the decision leaves a real choice (scenarios may cite it); else the rule
+    /// that already forces it, which scenarios cite instead.
+    pub restates: Option<&'static str>,
+}
+
+const fn d(id: &'static str, reads: &'static str, statement: &'static str) -> Decision {
+    Decision {
+        id,
+        reads,
+        statement,
+        restates: None,
+    }
+}
+
+const fn forced(id: &'static str, rule: &'static str, statement: &'static str) -> Decision {
+    Decision {
+        id,
+        reads: rule,
+        statement,
+        restates: Some(rule),
+    }
+}
+
+/// Every decision of SPEC.md §4, in order (a test keeps this list and SPEC.md equal).
+pub const DECISIONS: &[Decision] = &[
+    forced("DEC-1", "ENC-3", "Login bytes and the first frames may arrive in one segment; the server parses one stream."),
+    d("DEC-2", "NAME-3, CONN-2, NAME-4", "Login checks run in this order: bad name, server full, name taken; the limit counts logged-in clients."),
+    d("DEC-3", "NAME-6", "A connection closed for the handshake timeout gets no ERROR; the server just closes it."),
+    d("DEC-4", "ACK-1, ACK-3", "An ACK filename over 255 bytes is malformed and closes; an empty or unmatched one gets unexpected-ack."),
+    d("DEC-5", "ERR-3", "A client's ERROR text over the text limit gets too-large and a close; otherwise it is discarded."),
+    d("DEC-6", "FILE-1, FILE-5", "ip is only length-checked; relay forwards it empty; P2P writes the peer address, IPv4-mapped as dotted IPv4."),
+    d("DEC-7", "ACK-2", "Pending transfers per (recipient, filename), FIFO; an ACK for a departed sender is consumed silently; never to a reused name."),
+    d("DEC-8", "ROB-1, ROB-3", "A client whose queue exceeds the per-connection budget is disconnected without an ERROR."),
+    d("DEC-9", "FILE-8", "transfer-aborted is queued as soon as the recipient is gone; the rest of the body is read and discarded."),
+    forced("DEC-10", "FILE-3", "Relay bodies are forwarded as they arrive, in any segmentation."),
+    forced("DEC-11", "FILE-7", "A P2P offer to an unknown name gets unknown-recipient; there is no body to discard."),
+    d("DEC-12", "FILE-2, MSG-5", "A relay to oneself is allowed and delivered."),
+    forced("DEC-13", "LIST-2", "The LIST reply includes the requester."),
+    d("DEC-14", "CONN-1", "Graceful shutdown flushes queued frames for up to 1 s, then closes every connection with FIN."),
+    forced("DEC-15", "ERR-1", "ERROR detail text is free-form; checks compare only the reason token."),
+    forced("DEC-16", "ROB-3", "A FILE size is any u64; nobody allocates from a declared size."),
+    d("DEC-17", "FILE-8", "A recipient that half-closes (FIN) has disconnected: a relay to it is aborted at once."),
+    d("DEC-18", "FILE-1, FILE-4", "Every malformed error closes the connection, ip over 45 bytes and port over 65 535 included."),
+    d("DEC-19", "ROB-1", "A client that stops reading is disconnected at its queue budget; nobody is told."),
+];
+
+/// Looks a decision up by ID.
+pub fn decision(id: &str) -> Option<&'static Decision> {
+    DECISIONS.iter().find(|d| d.id == id)
+}
+
+/// What a departure is blamed on: a rule, or a decision graded as [`Level::Decision`].
+/// Returns the level and the one-line statement; `None` for an unknown ID.
+pub fn blame(id: &str) -> Option<(Level, String)> {
+    if let Some(r) = rule(id) {
+        return Some((r.level, r.statement.to_string()));
+    }
+    decision(id).map(|d| {
+        (
+            Level::Decision,
+            format!(
+                "project decision; the profile is silent here ({}): {}",
+                d.reads, d.statement
+            ),
+        )
+    })
 }

@@ -38,15 +38,27 @@ pub struct Failure {
     /// 1-based step number and its line in the scenario file.
     pub step: usize,
     pub line: usize,
+    /// The rule broken, or the decision (`DEC-n`) departed from when `level` is
+    /// [`Level::Decision`].
     pub rule: String,
     pub level: Level,
-    /// The rule's one-line statement.
+    /// The rule's (or decision's) one-line statement.
     pub statement: String,
     pub expected: String,
     pub actual: String,
     /// The actual bytes, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual_hex: Option<String>,
+}
+
+impl Failure {
+    /// `rule MSG-2 (Must)` or `decision DEC-4`: what a report calls the departure.
+    pub fn blamed(&self) -> String {
+        match self.level {
+            Level::Decision => format!("decision {}", self.rule),
+            level => format!("rule {} ({level:?})", self.rule),
+        }
+    }
 }
 
 /// One scenario's line in a report.
@@ -67,6 +79,11 @@ pub struct Outcome {
     /// Remarks such as a recording cap being reached.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Every departure graded as a warning (a SHOULD rule, or a project decision), in step
+    /// order; the scenario went on after each. The first is also `failure` when nothing
+    /// failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Failure>,
     /// Unified diff of this run's transcript against the reference snapshot, if they differ.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transcript_diff: Option<String>,
@@ -95,6 +112,19 @@ impl Totals {
             }
         }
         t
+    }
+
+    /// msrp-check's exit status for these counts: 1 when anything failed or could not run
+    /// (or, with `strict`, warned), 2 when nothing ran, else 0 — warnings alone, a departure
+    /// from a decision included, never fail a run without `--strict`.
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        if self.failed > 0 || self.errors > 0 || (strict && self.warned > 0) {
+            1
+        } else if self.ran() == 0 {
+            2
+        } else {
+            0
+        }
     }
 
     /// Scenarios that actually ran.

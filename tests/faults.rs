@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use msrp::check::{run_all, Target};
+use msrp::rules::Level;
 use msrp::runner::RunOptions;
 use msrp::scenario::load_all;
-use msrp::verdict::Verdict;
+use msrp::verdict::{Totals, Verdict};
 use msrp_reference::server::{Fault, ServerConfig};
 
 const FAULTS: &[(Fault, &str)] = &[
@@ -75,4 +76,85 @@ async fn the_suite_names_the_rule_each_faulty_server_breaks() {
         }
     }
     assert!(missed.is_empty(), "{}", missed.join("\n"));
+}
+
+/// A server that keeps every rule but reads the profile's silences otherwise than SPEC.md §4
+/// (`Fault::OtherReadings`) gets warnings naming each decision it reads differently, no
+/// failure, and exit status 0 without `--strict` (`wire-decisions.md`, grading).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_readings_of_the_decisions_are_warnings_that_name_them() {
+    let (scenarios, errors) =
+        load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let target = Target::Embedded {
+        base: ServerConfig {
+            fault: Some(Fault::OtherReadings),
+            ..ServerConfig::default()
+        },
+        jobs: 8,
+    };
+    let mut opts = RunOptions {
+        timeout: std::time::Duration::from_millis(500),
+        strict: false,
+    };
+    let results = run_all(scenarios.clone(), &target, &opts, |_| {}).await;
+    let outcomes: Vec<_> = results.into_iter().map(|r| r.outcome).collect();
+    let bad: Vec<String> = outcomes
+        .iter()
+        .filter(|o| matches!(o.verdict, Verdict::Fail | Verdict::Error))
+        .map(|o| format!("{}: {:?} {:?} {:?}", o.id, o.verdict, o.failure, o.reason))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "no MUST failure may rest on a decision:\n{}",
+        bad.join("\n")
+    );
+
+    let mut named = std::collections::BTreeSet::new();
+    for o in &outcomes {
+        for w in &o.warnings {
+            if w.level == Level::Decision {
+                assert!(
+                    w.statement.contains("the profile is silent"),
+                    "{}: {w:?}",
+                    o.id
+                );
+                named.insert(w.rule.clone());
+            }
+        }
+    }
+    for dec in ["DEC-2", "DEC-3", "DEC-4", "DEC-5", "DEC-7"] {
+        assert!(
+            named.contains(dec),
+            "no warning named {dec}; named {named:?}"
+        );
+    }
+    // The example: ack-too-long answered with too-large warns on DEC-4, not ACK-1.
+    let too_long = outcomes
+        .iter()
+        .find(|o| o.id == "ack-too-long")
+        .expect("in the suite");
+    assert_eq!(too_long.verdict, Verdict::Warn);
+    assert_eq!(
+        too_long.failure.as_ref().map(|f| f.rule.as_str()),
+        Some("DEC-4")
+    );
+    let totals = Totals::of(&outcomes);
+    assert!(totals.warned >= 5, "{totals:?}");
+    assert_eq!(totals.exit_code(false), 0, "{totals:?}");
+    assert_eq!(totals.exit_code(true), 1, "{totals:?}");
+
+    // With --strict a departure from a decision is a failure, as any warning is.
+    opts.strict = true;
+    let strict_run = run_all(
+        scenarios
+            .into_iter()
+            .filter(|s| s.file.id == "ack-too-long")
+            .collect(),
+        &target,
+        &opts,
+        |_| {},
+    )
+    .await;
+    assert_eq!(strict_run[0].outcome.verdict, Verdict::Fail);
 }

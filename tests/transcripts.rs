@@ -33,6 +33,15 @@ fn transcripts_match_the_reference_snapshots() {
     settings.bind(|| {
         insta::glob!("../scenarios", "**/*.yaml", |path| {
             let first = transcript_of(path, &rt);
+            // Nothing in a transcript may depend on timing, ports or scheduling: a second run
+            // against a fresh server must give the same text.
+            let second = transcript_of(path, &rt);
+            assert_eq!(
+                first,
+                second,
+                "{}: two runs gave different transcripts",
+                path.display()
+            );
             insta::assert_snapshot!("transcript", first);
         });
     });

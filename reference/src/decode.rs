@@ -59,7 +59,8 @@ pub struct DecodeError {
     pub reason: Reason,
     /// What was wrong, for humans.
     pub detail: String,
-    /// The ID of the rule the input broke.
+    /// The ID of the rule the input broke, or of the decision (`DEC-n`) that sets the limit
+    /// where the profile gives none.
     pub rule: &'static str,
 }
 
@@ -260,10 +261,11 @@ impl Decoder {
                 }
             },
             OP_ACK => {
+                // The profile gives ACK filenames no limit; 255 bytes (FILE-6's) is DEC-4.
                 let long = |n| {
                     DecodeError::new(
                         Reason::Malformed,
-                        "ACK-1",
+                        "DEC-4",
                         format!(
                             "ACK filename has no terminator within {n} bytes (max {MAX_FILENAME})"
                         ),
@@ -279,7 +281,16 @@ impl Decoder {
                     Direction::ClientToServer => self.limits.max_text,
                     Direction::ServerToClient => self.limits.max_server_text,
                 };
-                let Some(text) = self.cstring(buf, &mut cur, max, too_large("ERROR text"))? else {
+                // Bounding a client's ERROR text by the MSG limit is DEC-5, not LIM-1.
+                let rule = match self.direction {
+                    Direction::ClientToServer => "DEC-5",
+                    Direction::ServerToClient => "DEC-13",
+                };
+                let too_long = |max| DecodeError {
+                    rule,
+                    ..too_large("ERROR text")(max)
+                };
+                let Some(text) = self.cstring(buf, &mut cur, max, too_long)? else {
                     return Ok(None);
                 };
                 Frame::Error { text }

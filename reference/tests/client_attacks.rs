@@ -9,12 +9,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use bytes::BytesMut;
+use msrp_reference::decode::{Decoded, Decoder, Limits};
 use msrp_reference::frame::{FileHeader, Frame, Name};
 use support::process::{tempdir, Proc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpListener;
 
-/// A server that plays `script` to the first client and records what the client sends.
+/// A server that plays `script` to the first client while recording, from its first byte and
+/// at the same time, everything the client sends (so an ACK sent while the script still runs
+/// is seen).
 struct Hostile {
     addr: String,
     received: Arc<Mutex<Vec<u8>>>,
@@ -24,26 +29,37 @@ struct Hostile {
 impl Hostile {
     fn start<F, Fut>(script: F) -> Hostile
     where
-        F: FnOnce(TcpStream) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = TcpStream> + Send,
+        F: FnOnce(OwnedWriteHalf) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = OwnedWriteHalf> + Send,
     {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let received = Arc::new(Mutex::new(Vec::new()));
         let rec = received.clone();
+        let login = received.clone();
         rt.spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut name = [0u8; 4];
-            s.read_exact(&mut name).await.unwrap();
-            let mut s = script(s).await;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = s.read(&mut buf).await {
-                if n == 0 {
-                    break;
+            let (s, _) = listener.accept().await.unwrap();
+            let (mut rd, wr) = s.into_split();
+            let recorder = async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = rd.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    rec.lock().unwrap().extend_from_slice(&buf[..n]);
                 }
-                rec.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
+            };
+            // The write half lives until the client has closed: the script's close (if any)
+            // is a half-close.
+            let (_, _wr) = tokio::join!(recorder, async move {
+                // The client's login comes first; the script starts once it is there.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+                while login.lock().unwrap().len() < 4 && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                script(wr).await
+            });
         });
         Hostile {
             addr,
@@ -52,13 +68,30 @@ impl Hostile {
         }
     }
 
-    /// Whether the client sent an ACK frame at all.
+    /// The frames the client sent after its login, decoded by the codec (an `00 04` inside a
+    /// message text is not an ACK).
+    fn frames(&self) -> Vec<Frame> {
+        let mut buf = BytesMut::from(&self.received.lock().unwrap()[..]);
+        let mut decoder = Decoder::client_to_server(Limits::default());
+        let mut frames = Vec::new();
+        while let Ok(Some(item)) = decoder.decode(&mut buf) {
+            if let Decoded::Frame(f) = item {
+                frames.push(f);
+            }
+        }
+        frames
+    }
+
+    /// Whether the client sent an ACK frame.
     fn got_ack(&self) -> bool {
-        self.received
-            .lock()
-            .unwrap()
-            .windows(2)
-            .any(|w| w == [0, 4])
+        self.frames().iter().any(|f| matches!(f, Frame::Ack { .. }))
+    }
+
+    /// No ACK arrives: checked after `grace`, long enough for an ACK the client sent together
+    /// with the line the test waited for to have reached the recorder.
+    fn assert_no_ack(&self, grace: Duration) {
+        std::thread::sleep(grace);
+        assert!(!self.got_ack(), "unexpected ACK: {:?}", self.frames());
     }
 }
 
@@ -127,7 +160,7 @@ fn path_traversal_and_absolute_names_never_leave_the_download_dir() {
         assert!(files_in(&dl).is_empty(), "{:?}", files_in(&dl));
         assert_eq!(files_in(&root), vec!["dl".to_string()]);
         assert!(!Path::new("/tmp/msrp-escaped.txt").exists());
-        assert!(!h.got_ack());
+        h.assert_no_ack(Duration::from_millis(300));
     }
 }
 
@@ -199,7 +232,7 @@ fn a_body_shorter_than_declared_is_removed_and_not_acknowledged() {
         "{line}"
     );
     assert!(files_in(&dl).is_empty(), "{:?}", files_in(&dl));
-    assert!(!h.got_ack());
+    h.assert_no_ack(Duration::from_millis(300));
 }
 
 #[test]
@@ -219,7 +252,7 @@ fn a_file_larger_than_the_disk_is_refused_up_front() {
         "{line}"
     );
     assert!(files_in(&dl).is_empty(), "{:?}", files_in(&dl));
-    assert!(!h.got_ack());
+    h.assert_no_ack(Duration::from_millis(300));
 }
 
 #[test]
@@ -245,7 +278,7 @@ fn a_p2p_offer_to_a_closed_port_is_reported_and_leaves_nothing() {
         "{line}"
     );
     assert!(files_in(&dl).is_empty(), "{:?}", files_in(&dl));
-    assert!(!h.got_ack());
+    h.assert_no_ack(Duration::from_millis(300));
 }
 
 #[test]
@@ -269,9 +302,12 @@ fn a_flood_of_frames_is_shown_and_the_client_stays_usable() {
     let mut c = client(&h.addr, &dl);
     c.wait_for("[evil] spam 49999");
     c.type_line("/list");
-    std::thread::sleep(Duration::from_millis(300));
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !h.frames().contains(&Frame::ListRequest) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
-        h.received.lock().unwrap().ends_with(&[0, 3]),
+        h.frames().contains(&Frame::ListRequest),
         "the client still sends commands"
     );
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use msrp::check::{coverage, run_all, Selection, Target};
+use msrp::check::{coverage, decision_coverage, run_all, Selection, Target};
 use msrp::report::html::{write_check_report, TargetResults};
 use msrp::report::{closing_line, junit_xml, print_outcome, JsonReport, TargetOutcome};
 use msrp::rules::Level;
@@ -163,6 +163,19 @@ fn main() -> ExitCode {
                 println!("{id:<7} {lvl:<6} {}", ids.join(", "));
             }
         }
+        println!("decisions (a departure is a warning naming the decision):");
+        for (d, ids) in decision_coverage(&scenarios) {
+            match (d.restates, ids.is_empty()) {
+                (Some(rule), _) => println!(
+                    "{:<7} {:<8} restates {rule}: cited as the rule",
+                    d.id, "DECISION"
+                ),
+                (None, true) => {
+                    println!("{:<7} {:<8} not checked by any scenario", d.id, "DECISION")
+                }
+                (None, false) => println!("{:<7} {:<8} {}", d.id, "DECISION", ids.join(", ")),
+            }
+        }
         if !uncovered.is_empty() {
             println!("MUST rules without a scenario: {}", uncovered.join(", "));
             return ExitCode::from(1);
@@ -312,6 +325,7 @@ fn main() -> ExitCode {
             failure: None,
             reason: Some(e.to_string()),
             notes: Vec::new(),
+            warnings: Vec::new(),
             transcript_diff: None,
         })
         .collect();
@@ -394,14 +408,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    if totals.failed > 0 || totals.errors > 0 || (args.strict && totals.warned > 0) {
-        ExitCode::from(1)
-    } else if totals.ran() == 0 {
+    let code = totals.exit_code(args.strict);
+    if code == 2 {
         eprintln!("msrp-check: no scenario ran");
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
     }
+    ExitCode::from(code)
 }
 
 /// One target's run.

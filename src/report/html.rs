@@ -138,21 +138,15 @@ pub fn write_check_report(
         }
         let _ = writeln!(body, "</tr>");
         for (id, hits) in &broken {
-            let (level, statement) = rule(id).map_or(("", ""), |r| {
-                (
-                    if r.level == crate::rules::Level::Must {
-                        "MUST"
-                    } else {
-                        "SHOULD"
-                    },
-                    r.statement,
-                )
-            });
+            let (level, statement) = crate::rules::blame(id)
+                .map_or(("", String::new()), |(level, statement)| {
+                    (level.as_str(), statement)
+                });
             let _ = write!(
                 body,
                 "<tr><td><b>{}</b> <span class=\"muted\">{level}</span></td><td>{}</td>",
                 esc(id),
-                esc(statement)
+                esc(&statement)
             );
             for ti in 0..targets.len() {
                 let links: Vec<String> = hits
@@ -239,9 +233,20 @@ pub fn write_check_report(
             if let Some(f) = &o.failure {
                 let _ = writeln!(
                     b,
-                    "<div class=\"box\"><p>step {} (line {}), rule <b>{}</b> ({:?}): {}</p><p><b>expected</b> {}</p><p><b>actual</b> {}</p>{}</div>",
-                    f.step, f.line, esc(&f.rule), f.level, esc(&f.statement), esc(&f.expected), esc(&f.actual),
+                    "<div class=\"box\"><p>step {} (line {}), <b>{}</b>: {}</p><p><b>expected</b> {}</p><p><b>actual</b> {}</p>{}</div>",
+                    f.step, f.line, esc(&f.blamed()), esc(&f.statement), esc(&f.expected), esc(&f.actual),
                     f.actual_hex.as_deref().map(|h| format!("<pre>{}</pre>", esc(h))).unwrap_or_default()
+                );
+            }
+            for w in o.warnings.iter().filter(|w| {
+                o.failure
+                    .as_ref()
+                    .is_none_or(|f| (f.step, &f.rule) != (w.step, &w.rule))
+            }) {
+                let _ = writeln!(
+                    b,
+                    "<div class=\"box\"><p>also warned at step {} (line {}), <b>{}</b>: {}</p><p><b>expected</b> {}</p><p><b>actual</b> {}</p></div>",
+                    w.step, w.line, esc(&w.blamed()), esc(&w.statement), esc(&w.expected), esc(&w.actual)
                 );
             }
             if let Some(reason) = &o.reason {

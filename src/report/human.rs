@@ -31,16 +31,29 @@ pub fn print_outcome(out: &mut impl Write, o: &Outcome) -> std::io::Result<()> {
     if let Some(f) = &o.failure {
         writeln!(out, "      {}", o.title)?;
         writeln!(out, "      at {}:{} (step {})", o.file, f.line, f.step)?;
-        writeln!(
-            out,
-            "      rule {} ({:?}): {}",
-            f.rule, f.level, f.statement
-        )?;
+        writeln!(out, "      {}: {}", f.blamed(), f.statement)?;
         writeln!(out, "      expected: {}", f.expected)?;
         writeln!(out, "      actual:   {}", f.actual)?;
         if let Some(h) = &f.actual_hex {
             writeln!(out, "      {dim}bytes:    {h}{dim:#}")?;
         }
+    }
+    // Further warnings: the scenario went on after each (the first is `failure` already
+    // when nothing failed).
+    for w in o.warnings.iter().filter(|w| {
+        o.failure
+            .as_ref()
+            .is_none_or(|f| (f.step, &f.rule) != (w.step, &w.rule))
+    }) {
+        writeln!(
+            out,
+            "      also warned at line {} (step {}): {}: expected {}; actual {}",
+            w.line,
+            w.step,
+            w.blamed(),
+            w.expected,
+            w.actual
+        )?;
     }
     if let Some(r) = &o.reason {
         writeln!(out, "      {r}")?;

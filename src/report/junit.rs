@@ -34,14 +34,19 @@ pub fn junit_xml(
             Verdict::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
         };
         if let Some(f) = &o.failure {
-            let message = format!("{} broken: {}", f.rule, f.statement);
+            let message = match f.level {
+                crate::rules::Level::Decision => format!(
+                    "departs from {} (the profile is silent; a warning): {}",
+                    f.rule, f.statement
+                ),
+                _ => format!("{} broken: {}", f.rule, f.statement),
+            };
             let detail = format!(
-                "{}:{} (step {})\nrule {} ({:?}): {}\nexpected: {}\nactual:   {}\n{}",
+                "{}:{} (step {})\n{}: {}\nexpected: {}\nactual:   {}\n{}",
                 o.file,
                 f.line,
                 f.step,
-                f.rule,
-                f.level,
+                f.blamed(),
                 f.statement,
                 f.expected,
                 f.actual,
@@ -66,11 +71,22 @@ pub fn junit_xml(
         case.set_classname(format!("msrp-check.{area}"));
         case.set_time(Duration::from_secs_f64(o.seconds));
         if o.verdict == Verdict::Warn && !strict {
-            if let Some(f) = &o.failure {
-                case.set_system_out(format!(
-                    "warning: SHOULD rule {} broken: {}\nexpected: {}\nactual:   {}",
-                    f.rule, f.statement, f.expected, f.actual
-                ));
+            let lines: Vec<String> = o
+                .warnings
+                .iter()
+                .map(|w| {
+                    format!(
+                        "warning at step {}: {}: {}\nexpected: {}\nactual:   {}",
+                        w.step,
+                        w.blamed(),
+                        w.statement,
+                        w.expected,
+                        w.actual
+                    )
+                })
+                .collect();
+            if !lines.is_empty() {
+                case.set_system_out(lines.join("\n"));
             }
         }
         if let Some(d) = &o.transcript_diff {

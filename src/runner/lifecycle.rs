@@ -2,6 +2,8 @@
 
 use tokio::time::Instant;
 
+use msrp_reference::frame::Frame;
+
 use super::conn::Seen;
 use super::{ScenarioRun, StepError, StepResult};
 use crate::scenario::content::parse_hex;
@@ -23,14 +25,26 @@ impl ScenarioRun<'_> {
     }
 
     pub(super) async fn expect_closed(&mut self, step: &ClientOr<ClosedStep>) -> StepResult {
-        let (client, timeout) = match step {
-            ClientOr::Client(c) => (c.clone(), None),
-            ClientOr::Full(s) => (s.client.clone(), s.timeout),
+        let (client, timeout, no_error) = match step {
+            ClientOr::Client(c) => (c.clone(), None, None),
+            ClientOr::Full(s) => (s.client.clone(), s.timeout, s.no_error.clone()),
         };
         let wait = self.wait(timeout);
+        let mut early_error = None;
         for logical in self.expand(&client)? {
             let conn = self.conn(&logical)?;
-            let seen = conn.next(Instant::now() + wait, wait).await;
+            let deadline = Instant::now() + wait;
+            let mut seen = conn.next(deadline, wait).await;
+            if let (Some(decision), Seen::Frame(Frame::Error { .. })) = (&no_error, &seen) {
+                // The reading this decision settles: the ERROR is noted, the close still due.
+                early_error = Some(StepError::Mismatch {
+                    rule: Some(decision.clone()),
+                    expected: "connection closed with no ERROR before it".into(),
+                    actual: seen.describe(),
+                    hex: seen.hex(),
+                });
+                seen = conn.next(deadline, wait).await;
+            }
             match &seen {
                 Seen::Closed(_) => {}
                 Seen::Timeout { partial } if partial.is_empty() => {
@@ -44,7 +58,7 @@ impl ScenarioRun<'_> {
                 _ => return Err(StepError::mismatch("connection closed", &seen)),
             }
         }
-        Ok(())
+        early_error.map_or(Ok(()), Err)
     }
 
     pub(super) async fn disconnect(&mut self, step: &ClientOr<DisconnectStep>) -> StepResult {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::record::ConnRecord;
-use crate::rules::{rule, Level};
+use crate::rules::{blame, Level};
 use crate::scenario::{ClientOr, Scenario, Step};
 use crate::verdict::{Failure, Outcome, Verdict};
 use conn::Conn;
@@ -111,6 +111,8 @@ pub struct ScenarioRun<'a> {
     ctx: crate::transcript::RunContext,
     step_starts: Vec<Duration>,
     budget: crate::record::RecordBudget,
+    /// Departures graded as warnings so far, in step order.
+    warnings: Vec<Failure>,
 }
 
 impl<'a> ScenarioRun<'a> {
@@ -149,8 +151,11 @@ impl<'a> ScenarioRun<'a> {
         crate::transcript::ConnLog::new(&self.ctx, label)
     }
 
-    /// Runs every step; returns the index of the failing step with its error.
-    async fn steps(&mut self) -> Result<(), (usize, StepError)> {
+    /// Runs every step. A departure graded as a warning (a SHOULD rule, or a decision, without
+    /// `--strict`) is recorded in `warnings` and the run goes on with what arrived consumed as
+    /// that step's input (`wire-decisions.md`, "How departures are graded"), so that later
+    /// MUST checks still run. Returns why the run stopped early, if it did.
+    async fn steps(&mut self) -> Result<(), Stop> {
         for (i, step) in self.sc.file.steps.iter().enumerate() {
             self.step_starts.push(self.start.elapsed());
             self.ctx.set_step(i + 1);
@@ -170,9 +175,53 @@ impl<'a> ScenarioRun<'a> {
             for c in self.conns.values_mut() {
                 c.log.end_step();
             }
-            result.map_err(|e| (i, e))?;
+            match result {
+                Ok(()) => {}
+                Err(StepError::Broken(reason)) => return Err(Stop::Broken(i, reason)),
+                Err(StepError::Mismatch {
+                    rule,
+                    expected,
+                    actual,
+                    hex,
+                }) => {
+                    let departure = self.departure(i, rule, expected, actual, hex);
+                    if departure.level.is_warning() && !self.opts.strict {
+                        self.warnings.push(departure);
+                    } else {
+                        return Err(Stop::Failure(departure));
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Grades a step's departure: a rule the code blamed (the most specific), else the
+    /// decision the step rests on, else the step's rule, else the scenario's first rule.
+    fn departure(
+        &self,
+        index: usize,
+        blamed: Option<String>,
+        expected: String,
+        actual: String,
+        actual_hex: Option<String>,
+    ) -> Failure {
+        let step = &self.sc.file.steps[index];
+        let id = blamed
+            .or_else(|| step_decision(step).map(str::to_string))
+            .or_else(|| ScenarioRun::step_rule(step).map(str::to_string))
+            .unwrap_or_else(|| self.sc.file.rules[0].clone());
+        let (level, statement) = blame(&id).unwrap_or((Level::Must, String::new()));
+        Failure {
+            step: index + 1,
+            line: self.sc.step_lines.get(index).copied().unwrap_or(0),
+            rule: id,
+            level,
+            statement,
+            expected,
+            actual,
+            actual_hex,
+        }
     }
 
     /// The rule a step names, if any.
@@ -204,6 +253,25 @@ impl<'a> ScenarioRun<'a> {
         records.sort_by_key(|r| r.opened_at);
         (records, entries)
     }
+}
+
+/// The decision a step's expectation rests on, if it cites one.
+fn step_decision(step: &Step) -> Option<&str> {
+    match step {
+        Step::Expect(e) => e.decision.as_deref(),
+        Step::ExpectSilence(s) => s.decision.as_deref(),
+        Step::ExpectClosed(ClientOr::Full(c)) => c.decision.as_deref(),
+        Step::File(f) => f.decision.as_deref(),
+        _ => None,
+    }
+}
+
+/// Why a scenario stopped before its last step.
+enum Stop {
+    /// A departure graded as a failure.
+    Failure(Failure),
+    /// The step (index) could not be carried out.
+    Broken(usize, String),
 }
 
 /// An upper bound on a scenario's run time, so a scenario never hangs the runner.
@@ -241,15 +309,14 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
         step_starts: Vec::new(),
         budget: crate::record::record_budget(),
         ctx: crate::transcript::RunContext::default(),
+        warnings: Vec::new(),
     };
     let limit = scenario_deadline(sc, opts);
     let result = match tokio::time::timeout(limit, run.steps()).await {
         Ok(r) => r,
-        Err(_) => Err((
+        Err(_) => Err(Stop::Broken(
             run.step_starts.len().saturating_sub(1),
-            StepError::Broken(format!(
-                "the scenario did not finish within its overall limit of {limit:?}"
-            )),
+            format!("the scenario did not finish within its overall limit of {limit:?}"),
         )),
     };
     let (records, entries) = run.finish().await;
@@ -264,6 +331,7 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
         failure: None,
         reason: None,
         notes: Vec::new(),
+        warnings: Vec::new(),
         transcript_diff: None,
     };
     for r in &records {
@@ -277,47 +345,36 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
             ));
         }
     }
-    if let Err((index, error)) = result {
-        let line = sc.step_lines.get(index).copied().unwrap_or(0);
-        match error {
-            StepError::Broken(reason) => {
+    let warnings = std::mem::take(&mut run.warnings);
+    match result {
+        Ok(()) => {}
+        Err(Stop::Failure(f)) => {
+            outcome.verdict = Verdict::Fail;
+            outcome.failure = Some(f);
+        }
+        Err(Stop::Broken(index, reason)) => {
+            let line = sc.step_lines.get(index).copied().unwrap_or(0);
+            let reason = format!("{}:{line}: step {}: {reason}", sc.path.display(), index + 1);
+            if warnings.is_empty() {
                 outcome.verdict = Verdict::Error;
-                outcome.reason = Some(format!(
-                    "{}:{line}: step {}: {reason}",
-                    sc.path.display(),
-                    index + 1
+                outcome.reason = Some(reason);
+            } else {
+                // The departure left later steps nothing to mean: the warning is the verdict,
+                // never an error blamed on the step it caused.
+                outcome.notes.push(format!(
+                    "stopped after the departure at step {}: {reason}",
+                    warnings[0].step
                 ));
-            }
-            StepError::Mismatch {
-                rule: blamed,
-                expected,
-                actual,
-                hex,
-            } => {
-                let id = blamed
-                    .or_else(|| ScenarioRun::step_rule(&sc.file.steps[index]).map(str::to_string))
-                    .unwrap_or_else(|| sc.file.rules[0].clone());
-                let (level, statement) = match rule(&id) {
-                    Some(r) => (r.level, r.statement.to_string()),
-                    None => (Level::Must, String::new()),
-                };
-                outcome.verdict = match (level, opts.strict) {
-                    (Level::Should, false) => Verdict::Warn,
-                    _ => Verdict::Fail,
-                };
-                outcome.failure = Some(Failure {
-                    step: index + 1,
-                    line,
-                    rule: id,
-                    level,
-                    statement,
-                    expected,
-                    actual,
-                    actual_hex: hex,
-                });
             }
         }
     }
+    if outcome.failure.is_none() {
+        if let Some(first) = warnings.first() {
+            outcome.verdict = Verdict::Warn;
+            outcome.failure = Some(first.clone());
+        }
+    }
+    outcome.warnings = warnings;
     let transcript = crate::transcript::render(sc, &outcome, entries);
     RunResult {
         outcome,

@@ -38,6 +38,28 @@ pub struct Scenario {
     pub clients: Clients,
 }
 
+impl Scenario {
+    /// The decisions (`DEC-n`) its steps rest on, in step order, without repeats.
+    pub fn cited_decisions(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for step in &self.file.steps {
+            let cited = match step {
+                Step::Expect(e) => e.decision.as_deref(),
+                Step::ExpectSilence(s) => s.decision.as_deref(),
+                Step::ExpectClosed(ClientOr::Full(c)) => {
+                    c.decision.as_deref().or(c.no_error.as_deref())
+                }
+                Step::File(f) => f.decision.as_deref(),
+                _ => None,
+            };
+            if let Some(d) = cited.filter(|d| !out.contains(d)) {
+                out.push(d);
+            }
+        }
+        out
+    }
+}
+
 /// Resolved client names: every single client (group members included, as `group.N`) with
 /// its wire name, and every group with its members.
 #[derive(Debug, Clone, Default)]
@@ -106,6 +128,11 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, LoadError> {
         line,
         message,
     };
+    // A YAML mapping that names a key twice keeps only the last value when deserialized into
+    // a map (a `clients:` entry would vanish without a word), so every mapping is checked first.
+    if let Some((line, message)) = duplicate_key(source) {
+        return Err(err(Some(line), message));
+    }
     // Steps are written as single-key maps (`- connect: alice`), not YAML tags.
     let de = serde_yaml::Deserializer::from_str(source);
     let file: ScenarioFile = serde_yaml::with::singleton_map_recursive::deserialize(de).map_err(
@@ -125,6 +152,57 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, LoadError> {
     };
     check(&scenario).map_err(|(line, m)| err(line, m))?;
     Ok(scenario)
+}
+
+/// The first key that a mapping of the document names twice: the line of its second
+/// occurrence and a message naming the key and the first. serde_yaml's generic value parser
+/// notices duplicates in every mapping (block or flow) but points at the mapping's start; the
+/// occurrences are then found at the mapping's key column (block style), or that start line
+/// is kept (flow style).
+fn duplicate_key(source: &str) -> Option<(usize, String)> {
+    let e = serde_yaml::from_str::<serde_yaml::Value>(source).err()?;
+    let text = e.to_string();
+    let (path, rest) = text.split_once("duplicate entry with key ")?;
+    let key = rest.split(" at line ").next().unwrap_or(rest).trim();
+    let bare = key.trim_matches('"');
+    let location = e.location()?;
+    let (start, column) = (location.line(), location.column());
+    let hits: Vec<usize> = source
+        .lines()
+        .enumerate()
+        .skip(start.saturating_sub(1))
+        .filter(|(_, l)| {
+            let at = l.get(column.saturating_sub(1)..).unwrap_or("");
+            [
+                format!("{bare}:"),
+                format!("\"{bare}\":"),
+                format!("'{bare}':"),
+            ]
+            .iter()
+            .any(|p| at.starts_with(p.as_str()))
+                && l[..column.saturating_sub(1).min(l.len())]
+                    .chars()
+                    .all(|c| c == ' ' || c == '-')
+        })
+        .map(|(i, _)| i + 1)
+        .take(2)
+        .collect();
+    let place = path.trim_end_matches([' ', ':']);
+    let place = if place.is_empty() {
+        "the top-level mapping".to_string()
+    } else {
+        format!("mapping {place}")
+    };
+    Some(match hits.as_slice() {
+        [first, second] => (
+            *second,
+            format!("duplicate key {key} in {place} (first at line {first}); YAML would keep only the last, so the file is refused"),
+        ),
+        _ => (
+            start,
+            format!("duplicate key {key} in {place}; YAML would keep only the last, so the file is refused"),
+        ),
+    })
 }
 
 fn find_line(source: &str, prefix: &str) -> Option<usize> {
@@ -244,6 +322,27 @@ fn check_rule(rule: &Option<String>) -> Result<(), String> {
     }
 }
 
+/// A step blames a rule or rests on a decision, not both; a decision must leave a real choice
+/// (one that restates a rule is cited as that rule).
+fn check_blame(rule: &Option<String>, decision: &Option<String>) -> Result<(), String> {
+    check_rule(rule)?;
+    let Some(id) = decision else { return Ok(()) };
+    if let Some(r) = rule {
+        return Err(format!(
+            "rule \"{r}\" and decision \"{id}\" together: a step's expectation rests on a rule or on a decision, not both"
+        ));
+    }
+    match crate::rules::decision(id) {
+        None => Err(format!("decision \"{id}\" is not a decision of SPEC.md §4")),
+        Some(d) => match d.restates {
+            Some(r) => Err(format!(
+                "decision \"{id}\" restates what {r} already forces; cite the rule (rule: {r})"
+            )),
+            None => Ok(()),
+        },
+    }
+}
+
 fn check_seconds(what: &str, v: Option<f64>) -> Result<(), String> {
     match v {
         Some(s) if !(s.is_finite() && (0.0..=3600.0).contains(&s)) => Err(format!(
@@ -328,7 +427,7 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
         Step::File(f) => {
             c.one(&f.from)?;
             c.one(&f.to)?;
-            check_rule(&f.rule)?;
+            check_blame(&f.rule, &f.decision)?;
             if f.fragment == Some(0) {
                 return Err("fragment must be at least 1 byte".into());
             }
@@ -336,7 +435,7 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
         }
         Step::Expect(e) => {
             c.expand(&e.client)?;
-            check_rule(&e.rule)?;
+            check_blame(&e.rule, &e.decision)?;
             check_seconds("timeout", e.timeout)?;
             exactly_one(
                 "expect",
@@ -380,13 +479,17 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
         }
         Step::ExpectSilence(s) => {
             c.expand(&s.client)?;
-            check_rule(&s.rule)?;
+            check_blame(&s.rule, &s.decision)?;
             check_seconds("for", s.window)
         }
         Step::ExpectClosed(ClientOr::Client(n)) => c.expand(n).map(|_| ()),
         Step::ExpectClosed(ClientOr::Full(s)) => {
             c.expand(&s.client)?;
-            check_rule(&s.rule)?;
+            check_blame(&s.rule, &s.decision)?;
+            if s.no_error.is_some() && s.decision.is_some() {
+                return Err("no_error and decision together: the close rests on a rule (or decision), the missing ERROR on no_error".into());
+            }
+            check_blame(&None, &s.no_error).map_err(|e| format!("no_error: {e}"))?;
             check_seconds("timeout", s.timeout)
         }
         Step::Disconnect(ClientOr::Client(n)) => c.expand(n).map(|_| ()),

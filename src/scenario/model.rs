@@ -211,6 +211,10 @@ pub struct FileStep {
     /// Rule blamed when the transfer fails.
     #[serde(default)]
     pub rule: Option<String>,
+    /// The project decision (`DEC-n` of SPEC.md §4) this step's expectation rests on: a
+    /// departure here is a warning naming the decision, never a failure.
+    #[serde(default)]
+    pub decision: Option<String>,
     #[serde(default)]
     pub timeout: Option<f64>,
 }
@@ -232,6 +236,10 @@ pub struct ExpectStep {
     pub error: Option<String>,
     /// Rule blamed when the expectation fails (default: the scenario's first).
     pub rule: Option<String>,
+    /// The project decision (`DEC-n` of SPEC.md §4) this step's expectation rests on: a
+    /// departure here is a warning naming the decision, never a failure.
+    #[serde(default)]
+    pub decision: Option<String>,
     /// Seconds to wait.
     pub timeout: Option<f64>,
 }
@@ -289,6 +297,10 @@ pub struct SilenceStep {
     #[serde(default, rename = "for")]
     pub window: Option<f64>,
     pub rule: Option<String>,
+    /// The project decision (`DEC-n` of SPEC.md §4) this step's expectation rests on: a
+    /// departure here is a warning naming the decision, never a failure.
+    #[serde(default)]
+    pub decision: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -296,6 +308,15 @@ pub struct SilenceStep {
 pub struct ClosedStep {
     pub client: String,
     pub rule: Option<String>,
+    /// The decision (`DEC-n`) by which the close comes with no ERROR before it (DEC-3's
+    /// handshake timeout): an ERROR that arrives first is consumed and graded as a departure
+    /// from that decision, and the close is still awaited and judged by the step's rule.
+    #[serde(default)]
+    pub no_error: Option<String>,
+    /// The project decision (`DEC-n` of SPEC.md §4) this step's expectation rests on: a
+    /// departure here is a warning naming the decision, never a failure.
+    #[serde(default)]
+    pub decision: Option<String>,
     pub timeout: Option<f64>,
 }
 

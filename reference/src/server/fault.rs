@@ -49,6 +49,14 @@ pub enum Fault {
     DropsEveryThousandthMessage,
     /// FILE-3: the first byte of every relayed body is flipped.
     CorruptsBodies,
+    /// Not a fault: a server that follows every rule of the strict profile but reads its
+    /// silences otherwise than SPEC.md §4 does, so the suite must only *warn*, naming each
+    /// decision. DEC-2: server full is checked before a bad name, and a taken name before
+    /// server full. DEC-3: the handshake timeout sends `bad-name` before closing. DEC-4: an
+    /// ACK filename over 255 bytes gets `too-large`. DEC-5: a client ERROR text over the
+    /// limit gets `malformed`. DEC-7: an ACK whose sender has left gets `unexpected-ack`, and
+    /// pending transfers outlive the recipient's connection (kept per name).
+    OtherReadings,
 }
 
 /// The LIST-2 text with the clients in reverse order (for [`Fault::ListReversed`]).

@@ -82,14 +82,23 @@ impl Roster {
         Ok(())
     }
 
-    /// Removes a client and what was pending for it; its name is free at once (NAME-5).
-    pub fn leave(&self, id: ConnId, name: Name) {
+    /// Removes a client and (DEC-7) what was pending for it, unless `keep_pending` (only the
+    /// reading variant [`Fault::OtherReadings`](super::Fault) keeps it, per name); its name is
+    /// free at once (NAME-5).
+    pub fn leave(&self, id: ConnId, name: Name, keep_pending: bool) {
         let mut inner = self.lock();
         if inner.by_name.get(&name).is_some_and(|m| m.id == id) {
             inner.by_name.remove(&name);
             inner.order.remove(&id);
-            inner.pending.remove(&name);
+            if !keep_pending {
+                inner.pending.remove(&name);
+            }
         }
+    }
+
+    /// Whether a client of this name is logged in.
+    pub fn is_connected(&self, name: &Name) -> bool {
+        self.lock().by_name.contains_key(name)
     }
 
     /// Number of logged-in clients.

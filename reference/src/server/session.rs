@@ -72,7 +72,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
     };
     if let Some(name) = session.name {
         if !session.faulty(Fault::NamesNeverFreed) {
-            session.shared.roster.leave(id, name);
+            let keep_pending = session.faulty(Fault::OtherReadings);
+            session.shared.roster.leave(id, name, keep_pending);
         }
         tracing::info!(%name, %peer, "logged out");
     }
@@ -136,7 +137,7 @@ impl Session {
                             .await;
                         return End::Abrupt;
                     }
-                    return self.refuse(e.reason, &e.detail);
+                    return self.refuse(self.reading_of(&e), &e.detail);
                 }
                 Err(e) => {
                     tracing::debug!(peer = %self.peer, error = %e, "connection lost");
@@ -162,9 +163,19 @@ impl Session {
             Ok(Ok(_)) | Ok(Err(_)) => return Err(End::Abrupt),
             Err(_) => {
                 tracing::info!(peer = %self.peer, "no name within the handshake timeout (NAME-6)");
+                if self.faulty(Fault::OtherReadings) {
+                    return Err(
+                        self.refuse(Reason::BadName, "no name within the handshake timeout")
+                    );
+                }
                 return Err(End::Abrupt);
             }
         };
+        if self.faulty(Fault::OtherReadings) {
+            if let Some(refused) = self.other_login_order(name) {
+                return Err(refused);
+            }
+        }
         if !name.is_valid() && !self.faulty(Fault::AcceptsBadNames) {
             let detail = format!("\"{name}\" is not 4 printable ASCII bytes without spaces");
             return Err(self.refuse(Reason::BadName, &detail));
@@ -204,6 +215,29 @@ impl Session {
                 Err(self.refuse(Reason::NameTaken, &detail))
             }
         }
+    }
+
+    /// The reason this server answers a decode error with: the decoder's, except where the
+    /// reading variant reads a decision differently (DEC-4, DEC-5).
+    fn reading_of(&self, e: &crate::decode::DecodeError) -> Reason {
+        match e.rule {
+            "DEC-4" if self.faulty(Fault::OtherReadings) => Reason::TooLarge,
+            "DEC-5" if self.faulty(Fault::OtherReadings) => Reason::Malformed,
+            _ => e.reason,
+        }
+    }
+
+    /// DEC-2 read otherwise (reading variant only): a full server refuses before looking at
+    /// the name, and a taken name is refused before the limit.
+    fn other_login_order(&self, name: Name) -> Option<End> {
+        let roster = &self.shared.roster;
+        if name.is_valid() && roster.is_connected(&name) {
+            return Some(self.refuse(Reason::NameTaken, &format!("{name} is already connected")));
+        }
+        if roster.len() >= self.shared.config.max_clients {
+            return Some(self.refuse(Reason::ServerFull, "the server is full"));
+        }
+        None
     }
 
     /// Sends an ERROR and ends the session with a lingering close.
@@ -261,6 +295,10 @@ impl Session {
                 AckRoute::Sender(_) if self.faulty(Fault::AckLost) => {}
                 AckRoute::Sender(outbox) => outbox.push_frame(Frame::Ack { filename }.to_bytes()),
                 AckRoute::Unmatched if self.faulty(Fault::SilentUnexpectedAck) => {}
+                AckRoute::SenderGone if self.faulty(Fault::OtherReadings) => self.complain(
+                    Reason::UnexpectedAck,
+                    "the sender of that transfer has left",
+                ),
                 AckRoute::SenderGone => {
                     tracing::debug!(%me, "ACK for a transfer whose sender has left")
                 }
