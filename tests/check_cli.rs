@@ -186,7 +186,13 @@ fn list_coverage_and_schema() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("msg-basic"));
     let o = check(&["--coverage"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("MSG-2"), "{}", text(&o));
+    assert!(
+        text(&o).contains("DEC-4   DECISION ack-too-long"),
+        "{}",
+        text(&o)
+    );
     let o = check(&["schema"]);
     assert_eq!(o.status.code(), Some(0));
     let schema: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON Schema");

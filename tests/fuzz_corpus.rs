@@ -49,5 +49,15 @@ async fn server_session_corpus() {
     for (_, data) in corpus("server_session") {
         msrp_reference::fuzzing::check_server_session(server.local_addr(), &data).await;
     }
+    // Every session, the fuzzed ones and the witnesses, ends: none leaks its name.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.clients() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        server.clients(),
+        0,
+        "sessions still logged in after the corpus"
+    );
     server.shutdown().await;
 }

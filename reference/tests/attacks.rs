@@ -6,7 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use msrp_reference::decode::{Decoded, Decoder, Limits};
 use msrp_reference::frame::{FileHeader, Frame};
 use msrp_reference::server::ServerConfig;
 use support::*;
@@ -82,7 +83,7 @@ async fn two_thousand_idle_clients_cost_no_service() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_declared_size_of_u64_max_allocates_nothing_and_ends_cleanly() {
+async fn a_declared_size_of_u64_max_is_streamed_and_ends_cleanly() {
     let srv = server(ServerConfig::default()).await;
     let mut p = login_all(srv.local_addr(), &["huge", "rcpt", "wit1", "wit2"]).await;
     p[0].send_frame(relay_header("rcpt", "inf.bin", u64::MAX))
@@ -94,9 +95,13 @@ async fn a_declared_size_of_u64_max_allocates_nothing_and_ends_cleanly() {
     let (_, rest) = p.split_at_mut(2);
     let (a, b) = rest.split_at_mut(1);
     witnesses_chat(&mut a[0], &mut b[0], "meanwhile").await;
-    // The recipient is streaming the body; the sender leaves, the recipient is closed (FILE-9).
+    // The recipient is streaming the body; the sender leaves, the recipient is closed (FILE-9)
+    // after exactly the bytes that were sent: the server forwarded them as they came.
     drop(p.remove(0));
     let mut rcpt = p.remove(0);
+    let mut decoder = Decoder::server_to_client(Limits::default());
+    let mut pending = BytesMut::new();
+    let (mut header, mut body, mut all_0x42) = (None, 0usize, true);
     let mut buf = vec![0u8; 1 << 16];
     let deadline = Instant::now() + WAIT;
     loop {
@@ -108,10 +113,23 @@ async fn a_declared_size_of_u64_max_allocates_nothing_and_ends_cleanly() {
         .await
         {
             Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(_)) => {}
+            Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
             Err(_) => panic!("the recipient of a vanished sender was not closed"),
         }
+        while let Some(item) = decoder.decode(&mut pending).expect("a valid stream") {
+            match item {
+                Decoded::Frame(Frame::File(h)) => header = Some(h),
+                Decoded::Body { data, .. } => {
+                    body += data.len();
+                    all_0x42 &= data.iter().all(|b| *b == 0x42);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
     }
+    assert_eq!(header.map(|h| h.size), Some(u64::MAX));
+    assert_eq!(body, 32 * chunk.len(), "every byte sent, and no more");
+    assert!(all_0x42, "the body is the bytes sent");
     srv.shutdown().await;
 }
 
@@ -237,6 +255,19 @@ async fn disconnecting_at_every_byte_of_every_frame_kind() {
             let mut c = Peer::connect(addr).await;
             if kind != "login" {
                 c.send(b"cutr").await;
+                // The login must have registered, or "freed" below would prove nothing.
+                let mut joined = false;
+                for _ in 0..400 {
+                    if w[1].list().await.contains("cutr") {
+                        joined = true;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                assert!(
+                    joined,
+                    "{kind}: the login before the cut at byte {cut} never registered"
+                );
             }
             c.send(&frame[..cut]).await;
             drop(c);
@@ -276,17 +307,26 @@ async fn a_continuous_list_flood_at_the_default_budget() {
                 _ => break,
             }
         }
-        sent
+        // Handed back, not dropped: the server must be the one that closes it.
+        (sent, flooder)
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (a, b) = p.split_at_mut(1);
     let took = witnesses_chat(&mut a[0], &mut b[0], "flooded?").await;
-    let sent = flood.await.unwrap();
+    let (sent, _flooder) = flood.await.unwrap();
     eprintln!("witness round trip {took:?}; flooder sent {sent} LIST requests");
     assert!(took < Duration::from_millis(500), "witnesses took {took:?}");
+    let mut gone = false;
+    for _ in 0..100 {
+        if !p[0].list().await.contains("lstf") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
-        !p[0].list().await.contains("lstf"),
-        "the flooder is disconnected (DEC-8)"
+        gone,
+        "the flooder, still connected on its side, is disconnected (DEC-8)"
     );
     srv.shutdown().await;
 }

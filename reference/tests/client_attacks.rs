@@ -160,6 +160,7 @@ fn path_traversal_and_absolute_names_never_leave_the_download_dir() {
         assert!(files_in(&dl).is_empty(), "{:?}", files_in(&dl));
         assert_eq!(files_in(&root), vec!["dl".to_string()]);
         assert!(!Path::new("/tmp/msrp-escaped.txt").exists());
+        assert!(!std::env::temp_dir().join("escaped.txt").exists());
         h.assert_no_ack(Duration::from_millis(300));
     }
 }
@@ -207,11 +208,32 @@ fn control_characters_and_device_names_are_sanitized_and_nothing_is_overwritten(
         "never overwritten"
     );
     assert_eq!(std::fs::read(dl.join("report (1).txt")).unwrap(), b"xyz");
+    // Every complete file is acknowledged, under the name the server sent (ACK-1), not the
+    // sanitized one it was saved under.
+    let acks = || -> Vec<Vec<u8>> {
+        h.frames()
+            .into_iter()
+            .filter_map(|f| match f {
+                Frame::Ack { filename } => Some(filename.to_vec()),
+                _ => None,
+            })
+            .collect()
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while !h.got_ack() && std::time::Instant::now() < deadline {
+    while acks().len() < 5 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(h.got_ack(), "complete files are acknowledged");
+    assert_eq!(
+        acks(),
+        vec![
+            b"a\x1b[31mred\x07.txt".to_vec(),
+            b"CON".to_vec(),
+            b"aux.txt".to_vec(),
+            b"report.txt".to_vec(),
+            b".bashrc".to_vec()
+        ],
+        "complete files are acknowledged, each once"
+    );
 }
 
 #[test]

@@ -158,10 +158,24 @@ impl Peer {
         );
     }
 
+    /// Nothing arrives within `wait`: no whole frame, and no part of one either (a forwarded
+    /// partial frame or a relay header whose body is still due is not silence).
     pub async fn expect_silence(&mut self, wait: Duration) {
         if let Some(seen) = self.next_within(wait).await {
             panic!("{}: expected silence, got {seen:?}", self.name);
         }
+        assert!(
+            self.buf.is_empty(),
+            "{}: expected silence, got the partial frame {:02x?}",
+            self.name,
+            &self.buf[..]
+        );
+        assert_eq!(
+            self.decoder.body_remaining(),
+            None,
+            "{}: expected silence, got a relay header whose body is still due",
+            self.name
+        );
     }
 
     pub async fn list(&mut self) -> String {
