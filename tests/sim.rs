@@ -180,3 +180,124 @@ fn the_binary_exits_1_when_the_target_loses_messages() {
     assert_eq!(bad.status.code(), Some(2));
     rt.block_on(server.shutdown());
 }
+
+/// Runs msrp-sim under `sh -c 'ulimit …; exec msrp-sim …'`, so the open-file limit is the
+/// child's own; returns its exit code, stdout and stderr.
+fn sim_with_ulimit(ulimit: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let script = format!("ulimit {ulimit} && exec \"$0\" \"$@\"");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_msrp-sim"))
+        .args(args)
+        .output()
+        .expect("run sh");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_open_file_limit_too_low_for_the_clients_is_reported_before_starting() {
+    // 300 clients and the embedded server's 300 sockets cannot fit in 64 descriptors.
+    let (code, out, err) =
+        sim_with_ulimit("-n 64", &["--clients", "300", "--duration", "1", "--quiet"]);
+    assert_eq!(code, Some(3), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("open files"), "{err}");
+    assert!(err.contains("limit is 64"), "{err}");
+    assert!(err.contains("embedded server"), "{err}");
+    assert!(!out.contains("integrity: FAILED"), "{out}");
+    assert!(!out.contains("lost"), "{out}");
+}
+
+#[test]
+fn a_low_soft_limit_is_raised_to_the_hard_limit_and_the_run_says_so() {
+    let hard = std::process::Command::new("sh")
+        .args(["-c", "ulimit -H -n"])
+        .output()
+        .expect("run sh");
+    let hard = String::from_utf8_lossy(&hard.stdout).trim().to_string();
+    if hard != "unlimited" && hard.parse::<u64>().unwrap_or(0) < 1024 {
+        eprintln!("skipped: the hard open-file limit here is {hard}, below what the test needs");
+        return;
+    }
+    let (code, out, err) = sim_with_ulimit(
+        "-S -n 64",
+        &[
+            "--clients",
+            "40",
+            "--messages",
+            "400",
+            "--rate",
+            "4000",
+            "--quiet",
+        ],
+    );
+    assert!(
+        err.contains("raised the soft open-file limit from 64"),
+        "{err}"
+    );
+    assert!(
+        out.contains("note: raised the soft open-file limit"),
+        "{out}"
+    );
+    assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
+}
+
+#[test]
+fn running_out_of_descriptors_midway_is_the_simulators_failure_not_the_targets() {
+    // The target runs in this process, with this process's limit: only the simulator is
+    // short of descriptors. --no-fd-check lets it start anyway, as an estimate that was
+    // too low would.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(ServerHandle::start("127.0.0.1:0", ServerConfig::default()))
+        .unwrap();
+    let addr = server.local_addr().to_string();
+    let dir = std::env::temp_dir().join(format!("msrp-sim-fds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("run.json");
+    let (code, out, err) = sim_with_ulimit(
+        "-n 64",
+        &[
+            "--target",
+            &addr,
+            "--clients",
+            "100",
+            "--messages",
+            "1500",
+            "--rate",
+            "3000",
+            "--mix",
+            "msg=80,list=5,file=15",
+            "--p2p-share",
+            "0.5",
+            "--drain",
+            "3",
+            "--no-fd-check",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(3), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("too many open files"), "{err}");
+    assert!(err.contains("limit is 64"), "{err}");
+    assert!(out.contains("integrity: NOT JUDGED"), "{out}");
+    assert!(!out.contains("integrity: FAILED"), "{out}");
+    let r: SimReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(r.connected > 0 && r.connected < 100, "{}", r.summary());
+    assert_eq!(r.connect_failures, 0, "EMFILE is not the target refusing");
+    assert_eq!(r.integrity.messages.lost, 0, "{}", r.summary());
+    assert_eq!(r.integrity.files.lost, 0, "{}", r.summary());
+    assert!(r.errors.is_empty(), "{}", r.summary());
+    assert!(
+        r.harness_errors.keys().any(|k| k.contains("open files")),
+        "{:?}",
+        r.harness_errors
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    rt.block_on(server.shutdown());
+}
