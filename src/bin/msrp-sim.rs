@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use msrp::sim::limits::{ensure_open_files, DEFAULT_P2P_SLOTS};
-use msrp::sim::report::{SimReport, Verdict};
+use msrp::sim::report::{SimReport, Verdict, EMBEDDED};
 use msrp::sim::{run, Mix, Progress, SimConfig, SizeRange, Stop};
 use msrp_reference::server::{ServerConfig, ServerHandle};
 
@@ -161,6 +161,12 @@ fn harness(msg: impl std::fmt::Display) -> ExitCode {
     Exit::Harness.into()
 }
 
+/// Prints the summary; a closed stdout (`| head`) is no reason to panic.
+fn print_summary(report: &SimReport) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{}", report.summary());
+}
+
 /// Writes the JSON and HTML reports that were asked for.
 fn write_reports(
     json: Option<&PathBuf>,
@@ -216,7 +222,7 @@ fn merge(
     for w in &merged.warnings {
         eprintln!("msrp-sim: warning: {w}");
     }
-    println!("{}", merged.summary());
+    print_summary(&merged);
     if let Err(e) = write_reports(json, html, &merged) {
         return harness(e);
     }
@@ -328,7 +334,7 @@ fn simulate(a: RunArgs) -> ExitCode {
                     .map_err(|e| {
                         Failure::Harness(format!("cannot start the embedded server: {e}"))
                     })?;
-                let report = run(server.local_addr(), "embedded reference server", &cfg).await;
+                let report = run(server.local_addr(), EMBEDDED, &cfg).await;
                 server.shutdown().await;
                 Ok(report)
             }
@@ -340,7 +346,7 @@ fn simulate(a: RunArgs) -> ExitCode {
         Err(Failure::Harness(e)) => return harness(e),
     };
     report.notes.extend(notes);
-    println!("{}", report.summary());
+    print_summary(&report);
     if let Err(e) = write_reports(a.json.as_ref(), a.html.as_ref(), &report) {
         return harness(e);
     }

@@ -60,6 +60,16 @@ impl Latency {
     }
 }
 
+/// The target name of runs against the server embedded in msrp-sim.
+pub const EMBEDDED: &str = "embedded reference server";
+
+/// Adds `p` unless it is already there (one overlap can be seen from several inputs).
+fn push_once(problems: &mut Vec<String>, p: String) {
+    if !problems.contains(&p) {
+        problems.push(p);
+    }
+}
+
 /// Which run a report, or one part of a merged report, comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RunId {
@@ -215,7 +225,12 @@ impl SimReport {
     ) -> Result<SimReport, MergeError> {
         let mut problems = Vec::new();
         let mut ids: Vec<(&str, bool, RunId)> = Vec::new();
+        let mut labels = std::collections::BTreeSet::new();
         for (label, r) in inputs {
+            if !labels.insert(label.as_str()) {
+                problems.push(format!("{label} is given twice"));
+                continue;
+            }
             match r.run_ids() {
                 Some(run) => ids.extend(
                     run.into_iter()
@@ -232,26 +247,27 @@ impl SimReport {
                 None => {
                     first_seen.insert(id, (label, *merged));
                 }
-                Some((other, other_merged)) => problems.push(if *merged || *other_merged {
-                    let (m, o) = if *merged {
-                        (label, other)
-                    } else {
-                        (other, label)
-                    };
-                    if m == o {
-                        format!("{m} is a merged report that covers {id} twice")
-                    } else {
-                        format!(
-                            "{m} is a merged report that already includes {id}, which {o} \
+                Some((other, other_merged)) => push_once(
+                    &mut problems,
+                    if *merged || *other_merged {
+                        let (m, o) = if *merged {
+                            (label, other)
+                        } else {
+                            (other, label)
+                        };
+                        if m == o {
+                            format!("{m} is a merged report that covers {id} twice")
+                        } else {
+                            format!(
+                                "{m} is a merged report that already includes {id}, which {o} \
                              also covers: it would be counted twice (merge the shard \
                              reports themselves)"
-                        )
-                    }
-                } else if label == other {
-                    format!("{label} is given twice")
-                } else {
-                    format!("{other} and {label} are both {id}: the same shard twice")
-                }),
+                            )
+                        }
+                    } else {
+                        format!("{other} and {label} are both {id}: the same shard twice")
+                    },
+                ),
             }
         }
         let distinct = |key: &dyn Fn(&RunId) -> String, what: &str| -> Option<String> {
@@ -291,6 +307,12 @@ impl SimReport {
                 .into_iter()
                 .map(|p| format!("merged with --force although {p}")),
         );
+        if out.runs.len() > 1 && out.runs.iter().any(|id| id.target == EMBEDDED) {
+            out.warnings.push(format!(
+                "each run against the {EMBEDDED} had a server of its own: the merged counts \
+                 are not the load of one server"
+            ));
+        }
         let counts: std::collections::BTreeSet<u32> = out.runs.iter().map(|id| id.shards).collect();
         if let [n] = counts.iter().copied().collect::<Vec<_>>()[..] {
             let present: std::collections::BTreeSet<u32> =
