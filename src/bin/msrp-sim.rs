@@ -1,7 +1,6 @@
 //! `msrp-sim`: emulates dozens to thousands of MSRP clients against a server, on a fixed
 //! schedule, and proves that every message and file was delivered exactly once, in order,
-//! intact. Exit status 1 when anything was lost, duplicated, reordered or corrupted, or any
-//! unexpected ERROR arrived; 2 on usage errors.
+//! intact. Exit status: see [`EXIT_STATUS`].
 
 use std::io::IsTerminal;
 use std::net::ToSocketAddrs;
@@ -10,12 +9,31 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use msrp::sim::report::SimReport;
+use msrp::sim::limits::{ensure_open_files, DEFAULT_P2P_SLOTS};
+use msrp::sim::report::{SimReport, Verdict, EMBEDDED};
 use msrp::sim::{run, Mix, Progress, SimConfig, SizeRange, Stop};
 use msrp_reference::server::{ServerConfig, ServerHandle};
 
+/// The exit statuses, shown by `--help`; the README repeats them.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  the target delivered everything sent exactly once, in order, intact
+  1  the target failed: something lost, duplicated, reordered, corrupted or unacknowledged,
+     an ERROR, a refused or closed connection
+  2  usage: bad options; for merge, unreadable reports or reports that are not the shards
+     of one run (see merge --help)
+  3  msrp-sim could not do its job: its own open-file limit (checked before starting),
+     ports or memory ran out, the embedded server could not start, a report could not be
+     written. Its counts are then no verdict on the target; what it could not send is
+     reported as \"not sent\", never as lost.";
+
 #[derive(Parser, Debug)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = EXIT_STATUS
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -26,11 +44,19 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Combine JSON reports of runs made at the same time (shards): counts add up and
-    /// latency histograms merge, so the percentiles are exact.
+    /// latency histograms merge, so the percentiles are exact. The reports must be the
+    /// shards of one run: each shard once (a merged report is not merged again with its own
+    /// inputs), one target, one --seed, one shard count; otherwise nothing is merged and
+    /// the exit status is 2. Missing shards are a warning.
+    #[command(after_help = EXIT_STATUS)]
     Merge {
         /// Reports written with --json.
         #[arg(required = true)]
         reports: Vec<PathBuf>,
+        /// Merge even reports that are not the shards of one run; each problem is recorded
+        /// as a warning in the merged report and its summary.
+        #[arg(long)]
+        force: bool,
         /// Write the merged report here too.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -91,11 +117,54 @@ struct RunArgs {
     /// No live progress.
     #[arg(long, short)]
     quiet: bool,
+    /// P2P transfers in flight at most; each holds 3 descriptors until it ends.
+    #[arg(long, default_value_t = DEFAULT_P2P_SLOTS)]
+    p2p_slots: usize,
+    /// Start even if the open-file limit looks too low for --clients (running out is
+    /// still reported as msrp-sim's own failure, exit status 3).
+    #[arg(long)]
+    no_fd_check: bool,
+}
+
+/// Exit statuses (see [`EXIT_STATUS`]).
+#[derive(Debug, Clone, Copy)]
+enum Exit {
+    Ok = 0,
+    TargetFailed = 1,
+    Usage = 2,
+    Harness = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+impl From<Verdict> for Exit {
+    fn from(v: Verdict) -> Exit {
+        match v {
+            Verdict::Ok => Exit::Ok,
+            Verdict::TargetFailed => Exit::TargetFailed,
+            Verdict::HarnessFailed => Exit::Harness,
+        }
+    }
 }
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("msrp-sim: {msg}");
-    ExitCode::from(2)
+    Exit::Usage.into()
+}
+
+fn harness(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("msrp-sim: {msg}");
+    Exit::Harness.into()
+}
+
+/// Prints the summary; a closed stdout (`| head`) is no reason to panic.
+fn print_summary(report: &SimReport) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout().lock(), "{}", report.summary());
 }
 
 /// Writes the JSON and HTML reports that were asked for.
@@ -117,38 +186,51 @@ fn write_reports(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Merge {
-        reports,
-        json,
-        html,
-    }) = cli.command
-    {
-        let mut loaded = Vec::new();
-        for p in &reports {
-            let parsed = std::fs::read_to_string(p)
-                .map_err(|e| e.to_string())
-                .and_then(|t| serde_json::from_str::<SimReport>(&t).map_err(|e| e.to_string()));
-            match parsed {
-                Ok(r) => loaded.push(r),
-                Err(e) => return usage(format!("{}: {e}", p.display())),
-            }
-        }
-        let merged = match SimReport::merge(&loaded) {
-            Ok(m) => m,
-            Err(e) => return usage(e),
-        };
-        println!("{}", merged.summary());
-        if let Err(e) = write_reports(json.as_ref(), html.as_ref(), &merged) {
-            eprintln!("msrp-sim: {e}");
-            return ExitCode::from(1);
-        }
-        return if merged.failed() {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        };
+    match cli.command {
+        Some(Command::Merge {
+            reports,
+            force,
+            json,
+            html,
+        }) => merge(&reports, force, json.as_ref(), html.as_ref()),
+        None => simulate(cli.run),
     }
-    let a = cli.run;
+}
+
+/// `msrp-sim merge`.
+fn merge(
+    reports: &[PathBuf],
+    force: bool,
+    json: Option<&PathBuf>,
+    html: Option<&PathBuf>,
+) -> ExitCode {
+    let mut loaded = Vec::new();
+    for p in reports {
+        let parsed = std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<SimReport>(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(r) => loaded.push((p.display().to_string(), r)),
+            Err(e) => return usage(format!("{}: {e}", p.display())),
+        }
+    }
+    let merged = match SimReport::merge_checked(&loaded, force) {
+        Ok(m) => m,
+        // Inconsistent inputs are the caller's mistake, as is an unreadable histogram.
+        Err(e) => return usage(e),
+    };
+    for w in &merged.warnings {
+        eprintln!("msrp-sim: warning: {w}");
+    }
+    print_summary(&merged);
+    if let Err(e) = write_reports(json, html, &merged) {
+        return harness(e);
+    }
+    Exit::from(merged.verdict()).into()
+}
+
+/// A simulation run.
+fn simulate(a: RunArgs) -> ExitCode {
     let shard = match a
         .shard
         .split_once('/')
@@ -210,10 +292,25 @@ fn main() -> ExitCode {
         shard,
         drain: Duration::from_secs_f64(a.drain.max(0.0)),
         progress,
+        embedded: a.target.is_none(),
+        p2p_slots: a.p2p_slots.max(1),
     };
+    // Before anything is opened: running out of descriptors halfway would waste the run
+    // and, unchecked, look like the target losing traffic.
+    let mut notes = Vec::new();
+    if !a.no_fd_check {
+        match ensure_open_files(&cfg.descriptors_needed(), cfg.embedded) {
+            Ok(Some(note)) => {
+                eprintln!("msrp-sim: {note}");
+                notes.push(note);
+            }
+            Ok(None) => {}
+            Err(e) => return harness(e),
+        }
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
-        Err(e) => return usage(format!("cannot start the runtime: {e}")),
+        Err(e) => return harness(format!("cannot start the runtime: {e}")),
     };
     let report = rt.block_on(async {
         match &a.target {
@@ -222,7 +319,9 @@ fn main() -> ExitCode {
                     .to_socket_addrs()
                     .ok()
                     .and_then(|mut a| a.next())
-                    .ok_or_else(|| format!("--target \"{t}\": not a HOST:PORT that resolves"))?;
+                    .ok_or_else(|| {
+                        Failure::Usage(format!("--target \"{t}\": not a HOST:PORT that resolves"))
+                    })?;
                 Ok(run(addr, t, &cfg).await)
             }
             None => {
@@ -232,32 +331,43 @@ fn main() -> ExitCode {
                 };
                 let server = ServerHandle::start("127.0.0.1:0", config)
                     .await
-                    .map_err(|e| format!("cannot start the embedded server: {e}"))?;
-                let report = run(server.local_addr(), "embedded reference server", &cfg).await;
+                    .map_err(|e| {
+                        Failure::Harness(format!("cannot start the embedded server: {e}"))
+                    })?;
+                let report = run(server.local_addr(), EMBEDDED, &cfg).await;
                 server.shutdown().await;
-                Ok::<_, String>(report)
+                Ok(report)
             }
         }
     });
-    let report = match report {
+    let mut report = match report {
         Ok(r) => r,
-        Err(e) => return usage(e),
+        Err(Failure::Usage(e)) => return usage(e),
+        Err(Failure::Harness(e)) => return harness(e),
     };
-    println!("{}", report.summary());
+    report.notes.extend(notes);
+    print_summary(&report);
     if let Err(e) = write_reports(a.json.as_ref(), a.html.as_ref(), &report) {
-        eprintln!("msrp-sim: {e}");
-        return ExitCode::from(1);
+        return harness(e);
     }
+    let verdict = report.verdict();
     if report.connected == 0 {
         eprintln!(
             "msrp-sim: no client could connect to {}",
             a.target.as_deref().unwrap_or("the embedded server")
         );
-        return ExitCode::from(1);
     }
-    if report.failed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    if verdict == Verdict::HarnessFailed {
+        eprintln!(
+            "msrp-sim: the run is no verdict on the target: msrp-sim itself failed (harness \
+             errors above); fix that and run again"
+        );
     }
+    Exit::from(verdict).into()
+}
+
+/// Why a run could not start.
+enum Failure {
+    Usage(String),
+    Harness(String),
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::SimReport;
+use super::report::{SimReport, Verdict};
 use crate::report::html::{esc, STYLE};
 
 const W: f64 = 760.0;
@@ -163,14 +163,40 @@ fn latency_chart(r: &SimReport) -> String {
 /// The whole report page.
 pub fn render(r: &SimReport) -> String {
     let mut b = String::new();
-    let ok = !r.failed();
+    let (class, verdict) = match r.verdict() {
+        Verdict::Ok => (
+            "pass",
+            "ok — every message and file delivered exactly once, in order, intact",
+        ),
+        Verdict::TargetFailed => ("fail", "FAILED — see the counts below"),
+        Verdict::HarnessFailed => (
+            "fail",
+            "NOT JUDGED — msrp-sim could not do its job (see harness errors); what it could not send is counted as not sent, not as lost",
+        ),
+    };
     let _ = writeln!(b, "<h1>msrp-sim report</h1>");
     let _ = writeln!(
         b,
-        "<p id=\"verdict\" class=\"{}\" style=\"padding:8px 12px;font-size:16px\">integrity: {}</p>",
-        if ok { "pass" } else { "fail" },
-        if ok { "ok — every message and file delivered exactly once, in order, intact" } else { "FAILED — see the counts below" }
+        "<p id=\"verdict\" class=\"{class}\" style=\"padding:8px 12px;font-size:16px\">integrity: {verdict}</p>"
     );
+    if !r.warnings.is_empty() {
+        let _ = writeln!(b, "<ul id=\"warnings\">");
+        for w in &r.warnings {
+            let _ = writeln!(b, "<li class=\"fail\">WARNING: {}</li>", esc(w));
+        }
+        let _ = writeln!(b, "</ul>");
+    }
+    if !r.notes.is_empty() {
+        let _ = writeln!(b, "<ul id=\"notes\">");
+        for n in &r.notes {
+            let _ = writeln!(b, "<li>note: {}</li>", esc(n));
+        }
+        let _ = writeln!(b, "</ul>");
+    }
+    if !r.sources.is_empty() {
+        let list: Vec<String> = r.sources.iter().map(|s| esc(s)).collect();
+        let _ = writeln!(b, "<p id=\"sources\">merged from {}</p>", list.join(", "));
+    }
     let _ = writeln!(b, "<h2>Parameters</h2><table id=\"parameters\">");
     for (i, p) in r.parameters.iter().enumerate() {
         if r.parameters.len() > 1 {
@@ -187,13 +213,13 @@ pub fn render(r: &SimReport) -> String {
         r.seconds, r.clients, r.connected, r.connect_failures, r.ops_per_second(), r.mb_per_second()
     );
     let i = &r.integrity;
-    let _ = writeln!(b, "<h2>Integrity</h2><table id=\"integrity\"><tr><th></th><th>sent</th><th>delivered</th><th>lost</th><th>duplicated</th><th>reordered</th><th>corrupted</th></tr>");
+    let _ = writeln!(b, "<h2>Integrity</h2><table id=\"integrity\"><tr><th></th><th>sent</th><th>delivered</th><th>lost</th><th>duplicated</th><th>reordered</th><th>corrupted</th><th>not sent (msrp-sim)</th></tr>");
     for (name, d) in [("messages", &i.messages), ("files", &i.files)] {
         let bad = |v: u64| if v > 0 { " class=\"fail\"" } else { "" };
         let _ = writeln!(
             b,
-            "<tr><td>{name}</td><td>{}</td><td>{}</td><td{}>{}</td><td{}>{}</td><td{}>{}</td><td{}>{}</td></tr>",
-            d.sent, d.delivered, bad(d.lost), d.lost, bad(d.duplicated), d.duplicated, bad(d.reordered), d.reordered, bad(d.corrupted), d.corrupted
+            "<tr><td>{name}</td><td>{}</td><td>{}</td><td{}>{}</td><td{}>{}</td><td{}>{}</td><td{}>{}</td><td{}>{}</td></tr>",
+            d.sent, d.delivered, bad(d.lost), d.lost, bad(d.duplicated), d.duplicated, bad(d.reordered), d.reordered, bad(d.corrupted), d.corrupted, bad(d.not_sent), d.not_sent
         );
     }
     let _ = writeln!(
@@ -215,6 +241,13 @@ pub fn render(r: &SimReport) -> String {
         let _ = writeln!(b, "<tr><td>{}</td><td class=\"fail\">{v}</td></tr>", esc(k));
     }
     let _ = writeln!(b, "</table>");
+    if !r.harness_errors.is_empty() {
+        let _ = writeln!(b, "<h2>Harness errors (msrp-sim's own)</h2><table id=\"harness-errors\"><tr><th>what failed</th><th>count</th></tr>");
+        for (k, v) in &r.harness_errors {
+            let _ = writeln!(b, "<tr><td>{}</td><td class=\"fail\">{v}</td></tr>", esc(k));
+        }
+        let _ = writeln!(b, "</table>");
+    }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>msrp-sim report</title><style>{STYLE}</style></head>\n<body>\n{b}</body></html>\n"
     )

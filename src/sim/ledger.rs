@@ -6,10 +6,15 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-/// Counts of one kind of delivery.
+/// Counts of one kind of delivery. `sent` counts only what the simulator handed to the
+/// connection; what it could not send (its own failure, or a connection already gone) is
+/// `not_sent` and never `lost`.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Delivery {
     pub sent: u64,
+    /// Registered but never handed to the connection (absent in older reports: 0).
+    #[serde(default)]
+    pub not_sent: u64,
     pub delivered: u64,
     pub lost: u64,
     pub duplicated: u64,
@@ -20,6 +25,7 @@ pub struct Delivery {
 impl Delivery {
     pub fn add(&mut self, o: &Delivery) {
         self.sent += o.sent;
+        self.not_sent += o.not_sent;
         self.delivered += o.delivered;
         self.lost += o.lost;
         self.duplicated += o.duplicated;
@@ -36,6 +42,8 @@ impl Delivery {
 #[derive(Debug, Default)]
 struct Pair {
     sent: u64,
+    /// Sequence numbers taken for messages whose write then failed.
+    not_sent: u64,
     /// Next sequence number expected in order (sequence numbers start at 1).
     next: u64,
     /// Received ahead of `next`.
@@ -52,6 +60,9 @@ struct SentFile {
     received: u32,
     corrupted: bool,
     acked: bool,
+    /// The simulator could not send it (or its recipient could not fetch it for reasons
+    /// of its own): kept out of the target's counts.
+    not_sent: bool,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +147,14 @@ impl Ledger {
         pair.sent
     }
 
+    /// A message registered with [`Ledger::next_message`] could not be written: it counts
+    /// as not sent rather than lost.
+    pub fn message_not_sent(&self, from: u32, to: u32) {
+        if let Some(pair) = self.pair_shard(from, to).get_mut(&(from, to)) {
+            pair.not_sent += 1;
+        }
+    }
+
     /// A message arrived; `seq` is `None` when its text was not intact.
     pub fn message_arrived(&self, from: u32, to: u32, seq: Option<u64>) {
         let mut pairs = self.pair_shard(from, to);
@@ -170,8 +189,31 @@ impl Ledger {
                 received: 0,
                 corrupted: false,
                 acked: false,
+                not_sent: false,
             },
         );
+    }
+
+    /// A file registered with [`Ledger::file_sent`] never reached the target whole because
+    /// of the simulator itself: it counts as not sent rather than lost. Returns false if it
+    /// had already been received (then it stays counted).
+    pub fn file_not_sent(&self, from: u32, to: u32, name: &str) -> bool {
+        let mut files = lock(&self.files);
+        match files.sent.get_mut(&(from, to, name.to_string())) {
+            Some(f) if f.received == 0 => {
+                f.not_sent = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// True when that file was marked with [`Ledger::file_not_sent`].
+    pub fn is_not_sent(&self, from: u32, to: u32, name: &str) -> bool {
+        lock(&self.files)
+            .sent
+            .get(&(from, to, name.to_string()))
+            .is_some_and(|f| f.not_sent)
     }
 
     /// A file arrived whole (or as far as it came) with this digest.
@@ -208,11 +250,11 @@ impl Ledger {
         self.pairs.iter().all(|shard| {
             lock(shard)
                 .values()
-                .all(|p| p.next - 1 + p.ahead.len() as u64 >= p.sent)
+                .all(|p| p.next - 1 + p.ahead.len() as u64 >= p.sent - p.not_sent)
         }) && lock(&self.files)
             .sent
             .values()
-            .all(|f| f.received > 0 && f.acked)
+            .all(|f| f.not_sent || (f.received > 0 && f.acked))
     }
 
     /// The final accounting.
@@ -221,9 +263,11 @@ impl Ledger {
         for shard in &self.pairs {
             for p in lock(shard).values() {
                 let delivered = p.next - 1 + p.ahead.len() as u64;
-                m.sent += p.sent;
+                let sent = p.sent - p.not_sent;
+                m.sent += sent;
+                m.not_sent += p.not_sent;
                 m.delivered += delivered;
-                m.lost += p.sent.saturating_sub(delivered);
+                m.lost += sent.saturating_sub(delivered);
                 m.duplicated += p.duplicated;
                 m.reordered += p.reordered;
                 m.corrupted += p.corrupted;
@@ -233,6 +277,10 @@ impl Ledger {
         let mut f = Delivery::default();
         let (mut acked, mut unacked) = (0, 0);
         for file in files.sent.values() {
+            if file.not_sent {
+                f.not_sent += 1;
+                continue;
+            }
             f.sent += 1;
             match file.received {
                 0 => f.lost += 1,
@@ -288,6 +336,28 @@ mod tests {
             (5, 4, 1, 1, 2, 1)
         );
         assert!(!l.settled());
+    }
+
+    #[test]
+    fn what_could_not_be_sent_is_not_lost() {
+        let l = Ledger::default();
+        for _ in 0..3 {
+            l.next_message(1, 2);
+        }
+        l.message_not_sent(1, 2);
+        l.message_arrived(1, 2, Some(1));
+        l.message_arrived(1, 2, Some(2));
+        l.file_sent(1, 2, "a", [1; 32], 10);
+        assert!(l.file_not_sent(1, 2, "a"));
+        assert!(l.is_not_sent(1, 2, "a"));
+        assert!(l.settled());
+        let i = l.integrity();
+        assert_eq!(
+            (i.messages.sent, i.messages.not_sent, i.messages.lost),
+            (2, 1, 0)
+        );
+        assert_eq!((i.files.sent, i.files.not_sent, i.files.lost), (0, 1, 0));
+        assert!(!i.faulty());
     }
 
     #[test]

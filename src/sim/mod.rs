@@ -9,10 +9,11 @@
 
 pub mod html;
 pub mod ledger;
+pub mod limits;
 pub mod payload;
 pub mod report;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,15 +21,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use msrp_reference::client::{fetch_p2p, serve_p2p, Client, ClientEvents, ClientSender, Event};
+use msrp_reference::client::{
+    fetch_p2p, serve_p2p, Client, ClientError, ClientEvents, ClientSender, Event,
+};
 use msrp_reference::frame::{Name, Reason};
 use rand::{Rng, SeedableRng};
 use sha2::Digest;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 
 use ledger::Ledger;
-use report::{new_histogram, Latency, SimReport};
+use limits::{local_resource, LocalResource};
+use report::{new_histogram, Latency, RunId, SimReport};
 
 /// When a run stops scheduling operations.
 #[derive(Debug, Clone, Copy)]
@@ -131,6 +135,12 @@ pub struct SimConfig {
     /// How long to wait for deliveries after the last operation.
     pub drain: Duration,
     pub progress: Progress,
+    /// The target is a server in this process: its sockets share this process's
+    /// open-file limit, so running out there is the simulator's failure too.
+    pub embedded: bool,
+    /// P2P transfers in flight at most (each holds [`limits::FDS_PER_P2P`] descriptors);
+    /// a file beyond that waits for a slot, and the wait counts in its latency.
+    pub p2p_slots: usize,
 }
 
 impl Default for SimConfig {
@@ -152,6 +162,8 @@ impl Default for SimConfig {
             shard: (0, 1),
             drain: Duration::from_secs(10),
             progress: Progress::Quiet,
+            embedded: false,
+            p2p_slots: limits::DEFAULT_P2P_SLOTS,
         }
     }
 }
@@ -191,6 +203,21 @@ impl SimConfig {
         p.insert("shard".into(), format!("{}/{}", self.shard.0, self.shard.1));
         p
     }
+
+    /// True when this run sends P2P files, which need descriptors of their own.
+    pub fn uses_p2p(&self) -> bool {
+        self.mix.file > 0 && self.p2p_share > 0.0
+    }
+
+    /// The open files this run needs at most (see [`limits::descriptors_needed`]).
+    pub fn descriptors_needed(&self) -> limits::FdNeed {
+        let slots = if self.uses_p2p() {
+            self.p2p_slots as u64
+        } else {
+            0
+        };
+        limits::descriptors_needed(self.clients as u64, self.embedded, slots)
+    }
 }
 
 const NAME_CHARS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -223,6 +250,17 @@ struct Shared {
     completed: AtomicU64,
     bytes: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
+    /// Failures of the simulator itself, kept apart from the target's.
+    harness: Mutex<BTreeMap<String, u64>>,
+    /// Resources already announced on stderr (once each).
+    announced: Mutex<HashSet<LocalResource>>,
+    embedded: bool,
+    p2p_slots: Arc<Semaphore>,
+    connected: AtomicU64,
+    /// P2P transfers that failed for reasons not (yet) known to be the simulator's:
+    /// `(from, to, filename, error)`. Judged at the end, because the other side may still
+    /// find that it ran out of descriptors and mark the file not sent.
+    p2p_failures: Mutex<Vec<(u32, u32, String, &'static str)>>,
     sample: Mutex<Histogram<u64>>,
     /// Latency histograms by kind, in shards picked by client number: one histogram set
     /// per client would cost ~0.5 MB each at 10 000 clients, one shared set would contend.
@@ -259,9 +297,84 @@ impl KindHistograms {
 }
 
 impl Shared {
+    /// Counts an error of the target (or of the connection to it).
     fn error(&self, what: &str) {
+        self.error_n(what, 1);
+    }
+
+    fn error_n(&self, what: &str, n: u64) {
         if let Ok(mut e) = self.errors.lock() {
-            *e.entry(what.to_string()).or_default() += 1;
+            *e.entry(what.to_string()).or_default() += n;
+        }
+    }
+
+    /// Counts a failure of the simulator itself: `what` it was doing and which resource
+    /// ran out. The first time each resource runs out it says so on stderr at once, with
+    /// the limit and how to raise it, so nobody waits for the summary to learn it.
+    fn harness_error(&self, what: &str, resource: LocalResource, n: u64) {
+        if let Ok(mut h) = self.harness.lock() {
+            *h.entry(format!("{what}: {}", resource.key())).or_default() += n;
+        }
+        let first = self
+            .announced
+            .lock()
+            .map(|mut a| a.insert(resource))
+            .unwrap_or(false);
+        if first {
+            eprintln!(
+                "msrp-sim: {what}: {}; {}",
+                resource.key(),
+                resource.advice(self.embedded)
+            );
+        }
+    }
+
+    fn has_harness_errors(&self) -> bool {
+        self.harness.lock().map(|h| !h.is_empty()).unwrap_or(false)
+    }
+
+    /// True (and counted as the simulator's failure) when `e` says one of this host's
+    /// resources ran out; false when it is about the target or the connection.
+    fn ours(&self, what: &str, e: &ClientError) -> bool {
+        self.ours_io(what, e.io_error())
+    }
+
+    fn ours_io(&self, what: &str, e: Option<&std::io::Error>) -> bool {
+        match e.and_then(local_resource) {
+            Some(r) => {
+                self.harness_error(what, r, 1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A P2P transfer failed on one side for a reason that is not this host's resources.
+    fn p2p_failed(&self, from: u32, to: u32, name: &str, what: &'static str) {
+        if let Ok(mut f) = self.p2p_failures.lock() {
+            f.push((from, to, name.to_string(), what));
+        }
+    }
+
+    /// Counts the P2P failures whose file was not abandoned by the simulator: when one side
+    /// ran out of descriptors, the other side's failure (a reset, a timeout) follows from it.
+    fn judge_p2p_failures(&self) {
+        let failures = self
+            .p2p_failures
+            .lock()
+            .map(|mut f| std::mem::take(&mut *f))
+            .unwrap_or_default();
+        for (from, to, name, what) in failures {
+            if !self.ledger.is_not_sent(from, to, &name) {
+                self.error(what);
+            }
+        }
+    }
+
+    /// A write to the target failed: the simulator's failure or the connection's.
+    fn send_failed(&self, what: &str, e: &ClientError) {
+        if !self.stopping.load(Ordering::Relaxed) && !self.ours(what, e) {
+            self.error("send-failed");
         }
     }
 
@@ -304,6 +417,12 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         completed: AtomicU64::new(0),
         bytes: AtomicU64::new(0),
         errors: Mutex::new(BTreeMap::new()),
+        harness: Mutex::new(BTreeMap::new()),
+        announced: Mutex::new(HashSet::new()),
+        embedded: cfg.embedded,
+        p2p_slots: Arc::new(Semaphore::new(cfg.p2p_slots.max(1))),
+        connected: AtomicU64::new(0),
+        p2p_failures: Mutex::new(Vec::new()),
         sample: Mutex::new(new_histogram()),
         latencies: (0..LATENCY_SHARDS)
             .map(|_| Mutex::new(KindHistograms::new()))
@@ -311,6 +430,13 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         stopping: AtomicBool::new(false),
         seed: cfg.seed ^ (u64::from(cfg.shard.0) << 40),
     });
+
+    // Progress from the start: connecting thousands of clients takes a while.
+    let progress = tokio::spawn(show_progress(
+        shared.clone(),
+        cfg.progress,
+        cfg.clients as u64,
+    ));
 
     // Connect at the requested rate.
     let mut connect_hist = new_histogram();
@@ -333,13 +459,43 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
             Ok((i, Ok(c), took)) => {
                 let _ = connect_hist.record((took.as_micros() as u64).max(1));
                 clients.insert(i, c);
+                shared.connected.fetch_add(1, Ordering::Relaxed);
             }
-            _ => connect_failures += 1,
+            Ok((_, Err(e), _)) => {
+                if !shared.ours("connect", &e) {
+                    connect_failures += 1;
+                }
+            }
+            Err(_) => {
+                if let Ok(mut h) = shared.harness.lock() {
+                    *h.entry("connect task failed".into()).or_default() += 1;
+                }
+            }
         }
     }
     let connected = clients.len() as u64;
-    if let Some(last) = clients.values_mut().last() {
-        wait_all_listed(last, shared.index_of.keys().copied().collect()).await;
+    // Only clients that did connect are waited for, and only those the server lists
+    // take part: a client it never registered would turn every message to it into a loss.
+    let names: Vec<Name> = clients.keys().map(|i| shared.names[i]).collect();
+    let listed = match clients.values_mut().next() {
+        Some(first) => wait_all_listed(first, &names).await,
+        None => Some(HashSet::new()),
+    };
+    match listed {
+        Some(listed) => {
+            let missing: Vec<u32> = clients
+                .keys()
+                .copied()
+                .filter(|i| !listed.contains(&shared.names[i]))
+                .collect();
+            if !missing.is_empty() {
+                unregistered(&shared, missing.len() as u64, "not registered within 10 s");
+                for i in missing {
+                    clients.remove(&i);
+                }
+            }
+        }
+        None => unregistered(&shared, connected, "no LIST reply within 10 s"),
     }
 
     // One op queue and two tasks per client.
@@ -370,12 +526,6 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         )));
     }
 
-    let progress = tokio::spawn(show_progress(
-        shared.clone(),
-        cfg.progress,
-        connected,
-        cfg.clients as u64,
-    ));
     dispatch(cfg, &ids, &queues, &shared).await;
     drop(queues);
     for w in writers {
@@ -402,6 +552,7 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         }
     }
     let timeline = progress.await.unwrap_or_default();
+    shared.judge_p2p_failures();
     let mut hists = KindHistograms::new();
     for shard in &shared.latencies {
         if let Ok(h) = shard.lock() {
@@ -428,6 +579,7 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         }
     }
     let errors = shared.errors.lock().map(|e| e.clone()).unwrap_or_default();
+    let harness_errors = shared.harness.lock().map(|h| h.clone()).unwrap_or_default();
     SimReport {
         target: target_name.to_string(),
         parameters: vec![cfg.parameters(target_name)],
@@ -441,16 +593,47 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         errors,
         latency,
         timeline,
+        runs: vec![RunId {
+            target: target_name.to_string(),
+            seed: cfg.seed,
+            shard: cfg.shard.0,
+            shards: cfg.shard.1,
+        }],
+        sources: Vec::new(),
+        harness_errors,
+        notes: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 
-/// Waits (up to 10 s) until a LIST shows every name of this run: logins are silent
-/// (NAME-2), so this is how the simulator knows the server registered them.
-async fn wait_all_listed(client: &mut Client, names: Vec<Name>) {
+/// Connected clients the server did not list. With an embedded server that is out of
+/// descriptors this is the simulator's own doing (the server could not accept them);
+/// otherwise it is the target's.
+fn unregistered(shared: &Shared, n: u64, why: &str) {
+    let near_limit = match (limits::open_descriptors(), limits::open_file_limit()) {
+        (Some(open), Some(limit)) => open + 16 >= limit.soft,
+        _ => false,
+    };
+    if shared.embedded && (near_limit || shared.has_harness_errors()) {
+        shared.harness_error(
+            &format!("embedded server accepting clients ({why})"),
+            LocalResource::OpenFiles,
+            n,
+        );
+    } else {
+        shared.error_n(&format!("clients {why}"), n);
+    }
+}
+
+/// Waits (up to 10 s) until a LIST shows every one of `names`: logins are silent
+/// (NAME-2), so this is how the simulator knows the server registered them. Returns the
+/// names of `names` the last LIST showed, or `None` when no LIST reply came at all.
+async fn wait_all_listed(client: &mut Client, names: &[Name]) -> Option<HashSet<Name>> {
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen: Option<HashSet<Name>> = None;
     while Instant::now() < deadline {
         if client.sender().list().await.is_err() {
-            return;
+            return seen;
         }
         let reply = tokio::time::timeout_at(deadline, async {
             loop {
@@ -464,18 +647,26 @@ async fn wait_all_listed(client: &mut Client, names: Vec<Name>) {
         .await;
         match reply {
             Ok(Some(text)) => {
-                let listed: std::collections::HashSet<&[u8]> = text
+                let listed: HashSet<&[u8]> = text
                     .split(|b| *b == b'\n')
                     .filter_map(|l| l.len().checked_sub(4).map(|s| &l[s..]))
                     .collect();
-                if names.iter().all(|n| listed.contains(&n.0[..])) {
-                    return;
+                let found: HashSet<Name> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| listed.contains(&n.0[..]))
+                    .collect();
+                let all = found.len() == names.len();
+                seen = Some(found);
+                if all {
+                    return seen;
                 }
             }
-            _ => return,
+            _ => return seen,
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    seen
 }
 
 /// Hands operations to clients at their intended times.
@@ -565,14 +756,16 @@ async fn execute_ops(
                 None => break,
             },
         };
-        let result = match op {
+        match op {
             Op::Msg { to, size } => {
                 // Messages already due go out together in one write.
                 let mut frames = vec![message_frame(&shared, me, to, size, intended)];
+                let mut recipients = vec![to];
                 while frames.len() < 256 {
                     match ops.try_recv() {
                         Ok((Op::Msg { to, size }, t)) => {
-                            frames.push(message_frame(&shared, me, to, size, t))
+                            frames.push(message_frame(&shared, me, to, size, t));
+                            recipients.push(to);
                         }
                         Ok(other) => {
                             backlog.push_back(other);
@@ -581,13 +774,23 @@ async fn execute_ops(
                         Err(_) => break,
                     }
                 }
-                sender.send_frames(&frames).await
+                if let Err(e) = sender.send_frames(&frames).await {
+                    for to in recipients {
+                        shared.ledger.message_not_sent(me, to);
+                    }
+                    shared.send_failed("writing messages", &e);
+                }
             }
             Op::List => {
                 if let Ok(mut l) = pending.lists.lock() {
                     l.push_back(intended);
                 }
-                sender.list().await
+                if let Err(e) = sender.list().await {
+                    if let Ok(mut l) = pending.lists.lock() {
+                        l.pop_back();
+                    }
+                    shared.send_failed("asking for the list", &e);
+                }
             }
             Op::File { to, size, p2p } => {
                 file_seq += 1;
@@ -602,39 +805,63 @@ async fn execute_ops(
                     f.insert(name.clone(), intended);
                 }
                 let to_name = shared.names[&to];
-                if p2p {
-                    match sender.offer_p2p(to_name, name.as_bytes(), size).await {
-                        Ok(listener) => {
-                            let shared = shared.clone();
-                            tokio::spawn(async move {
-                                if serve_p2p(
-                                    listener,
-                                    size,
-                                    &content[..],
-                                    Duration::from_secs(30),
-                                    |_| {},
-                                )
-                                .await
-                                .is_err()
-                                {
-                                    shared.error("p2p-serve-failed");
-                                }
-                            });
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
-                    }
+                let result = if p2p {
+                    send_p2p(me, to, &name, content, &sender, &shared).await
                 } else {
                     sender
                         .send_file_relay(to_name, name.as_bytes(), size, &content[..], |_| {})
                         .await
+                };
+                if let Err(e) = result {
+                    shared.ledger.file_not_sent(me, to, &name);
+                    if let Ok(mut f) = pending.files.lock() {
+                        f.remove(&name);
+                    }
+                    shared.send_failed("sending a file", &e);
                 }
             }
-        };
-        if result.is_err() && !shared.stopping.load(Ordering::Relaxed) {
-            shared.error("send-failed");
         }
     }
+}
+
+/// Offers a file by P2P and serves it in the background, holding one P2P slot (and so a
+/// bounded number of descriptors) until the transfer ends.
+async fn send_p2p(
+    me: u32,
+    to: u32,
+    name: &str,
+    content: Vec<u8>,
+    sender: &ClientSender,
+    shared: &Arc<Shared>,
+) -> Result<(), ClientError> {
+    let Ok(slot) = shared.p2p_slots.clone().acquire_owned().await else {
+        // The semaphore is never closed; should it be, the file is simply not sent.
+        return Err(ClientError::P2p("no P2P slot".into()));
+    };
+    let size = content.len() as u64;
+    let listener = sender
+        .offer_p2p(shared.names[&to], name.as_bytes(), size)
+        .await?;
+    let (shared, name) = (shared.clone(), name.to_string());
+    tokio::spawn(async move {
+        let _slot = slot;
+        let served = serve_p2p(
+            listener,
+            size,
+            &content[..],
+            Duration::from_secs(30),
+            |_| {},
+        )
+        .await;
+        if let Err(e) = served {
+            if shared.ours("serving a P2P file", &e) {
+                shared.ledger.file_not_sent(me, to, &name);
+            } else {
+                shared.p2p_failed(me, to, &name, "p2p-serve-failed");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// A message to `to`, registered in the ledger.
@@ -768,7 +995,13 @@ async fn read_events(
                             };
                             finish_file(me, file, &sender, &shared).await;
                         }
-                        Err(_) => shared.error("p2p-fetch-failed"),
+                        Err(e) => {
+                            if shared.ours("fetching a P2P file", &e) {
+                                shared.ledger.file_not_sent(from, me, &name);
+                            } else {
+                                shared.p2p_failed(from, me, &name, "p2p-fetch-failed");
+                            }
+                        }
                     }
                 });
             }
@@ -800,20 +1033,13 @@ async fn finish_file(me: u32, f: Incoming, sender: &ClientSender, shared: &Share
         .ledger
         .file_arrived(f.from, me, &f.name, digest, f.size);
     shared.bytes.fetch_add(f.size, Ordering::Relaxed);
-    if sender.ack(Bytes::from(f.name.into_bytes())).await.is_err()
-        && !shared.stopping.load(Ordering::Relaxed)
-    {
-        shared.error("send-failed");
+    if let Err(e) = sender.ack(Bytes::from(f.name.into_bytes())).await {
+        shared.send_failed("sending an ACK", &e);
     }
 }
 
 /// Shows progress once a second until the run stops; returns operations per second.
-async fn show_progress(
-    shared: Arc<Shared>,
-    mode: Progress,
-    connected: u64,
-    clients: u64,
-) -> Vec<u64> {
+async fn show_progress(shared: Arc<Shared>, mode: Progress, clients: u64) -> Vec<u64> {
     let bar = (mode == Progress::Bar).then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.enable_steady_tick(Duration::from_millis(200));
@@ -831,9 +1057,11 @@ async fn show_progress(
             v
         });
         let errors: u64 = shared.errors.lock().map(|e| e.values().sum()).unwrap_or(0);
+        let harness: u64 = shared.harness.lock().map(|h| h.values().sum()).unwrap_or(0);
+        let connected = shared.connected.load(Ordering::Relaxed);
         timeline.push(ops - last_ops);
         let line = format!(
-            "clients {connected}/{clients} | {} ops/s | {:.2} MB/s | p99 {:.2} ms | errors {errors}",
+            "clients {connected}/{clients} | {} ops/s | {:.2} MB/s | p99 {:.2} ms | errors {errors} | harness errors {harness}",
             ops - last_ops,
             (bytes - last_bytes) as f64 / 1e6,
             p99.unwrap_or(0.0)

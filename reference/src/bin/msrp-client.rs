@@ -1,14 +1,16 @@
-//! `msrp-client`: an interactive (or scripted) MSRP client.
+//! `msrp-client`: an interactive (or scripted) MSRP client. Its exit status says whether
+//! everything it was asked to do succeeded (see [`EXIT_STATUS`]).
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
 use msrp_reference::client::{
-    fetch_p2p, serve_p2p, Client, ClientSender, Download, DownloadDir, Event,
+    fetch_p2p, serve_p2p, Client, ClientError, ClientSender, Download, DownloadDir, Event,
 };
 use msrp_reference::frame::escape_bytes;
 use msrp_reference::{FileHeader, Name};
@@ -18,7 +20,7 @@ use tokio::task::JoinSet;
 /// MSRP reference client. Type /help once connected. Reads commands line by line from stdin,
 /// so it can be scripted: `printf '/list\n/quit\n' | msrp-client --name abcd`.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, after_help = EXIT_STATUS)]
 struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -35,6 +37,73 @@ struct Args {
     /// Seconds a P2P offer waits for the recipient, and a P2P fetch waits for data.
     #[arg(long, default_value_t = 60)]
     p2p_wait: u64,
+    /// Seconds to keep reading after the end of input (or /quit), once transfers and ACKs
+    /// are done, for answers the server still owes (it closes when it has sent them).
+    #[arg(long, default_value_t = 5)]
+    close_wait: u64,
+}
+
+/// The exit statuses, shown by `--help`; the README repeats them.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  everything succeeded: no ERROR from the server, every file sent was acknowledged
+  1  the server answered with an ERROR, or a transfer failed or was not acknowledged
+     within --ack-wait, or a P2P file could not be fetched
+  2  usage or local errors: bad options, an unknown command, an invalid name, a file to
+     send that cannot be read, a received file that cannot be saved
+  3  the server could not be reached, or the connection was lost or cut by the server
+     before the session ended
+When several apply, the status is the first of 3, 1, 2.";
+
+/// What went wrong during a session; the exit status is derived from it.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// The connection could not be made or ended before we half-closed it.
+    connection_lost: bool,
+    /// An ERROR arrived, or a transfer failed or went unacknowledged.
+    failed: bool,
+    /// A command or a local file could not be used.
+    local_error: bool,
+}
+
+impl Outcome {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::from(if self.connection_lost {
+            3
+        } else if self.failed {
+            1
+        } else if self.local_error {
+            2
+        } else {
+            0
+        })
+    }
+}
+
+/// A command that could not be carried out, and whose fault that was.
+enum CommandError {
+    /// Bad input or a local file: exit status 2.
+    Local(String),
+    /// Writing to the server failed: the connection is gone (exit status 3).
+    Connection(String),
+}
+
+impl From<ClientError> for CommandError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Invalid(m) => CommandError::Local(m),
+            other => CommandError::Connection(other.to_string()),
+        }
+    }
+}
+
+/// Where the session is: reading commands, finishing transfers and ACKs, or half-closed
+/// and reading what the server still sends until it closes (DEC-17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Commands,
+    Finishing,
+    Draining,
 }
 
 const HELP: &str = "\
@@ -73,6 +142,8 @@ struct Ui {
     awaiting_ack: VecDeque<Sent>,
     tasks: JoinSet<TaskDone>,
     receiving: Option<Receiving>,
+    phase: Phase,
+    outcome: Outcome,
 }
 
 /// The relayed file currently arriving.
@@ -85,10 +156,32 @@ struct Receiving {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let args = Args::parse();
-    let client = Client::connect(&args.server, args.name, Duration::from_secs(10)).await?;
-    let downloads = DownloadDir::open(&args.download_dir)?;
+    session(&args).await.exit_code()
+}
+
+/// The whole session: connect, run commands from stdin while showing what arrives, then
+/// finish transfers, wait for ACKs, half-close and read the last answers.
+async fn session(args: &Args) -> Outcome {
+    let mut outcome = Outcome::default();
+    // The download folder first: a local mistake should not cost a login.
+    let downloads = match DownloadDir::open(&args.download_dir) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("msrp-client: {e}");
+            outcome.local_error = true;
+            return outcome;
+        }
+    };
+    let client = match Client::connect(&args.server, args.name, Duration::from_secs(10)).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("msrp-client: {e}");
+            outcome.connection_lost = true;
+            return outcome;
+        }
+    };
     let (sender, mut events) = client.split();
     println!(
         "connected to {} as {}; files go to {}; /help for commands",
@@ -104,45 +197,80 @@ async fn main() -> anyhow::Result<()> {
         awaiting_ack: VecDeque::new(),
         tasks: JoinSet::new(),
         receiving: None,
+        phase: Phase::Commands,
+        outcome,
     };
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut quitting = false;
-    let mut quit_deadline = None;
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
-        if quitting && ui.tasks.is_empty() {
-            if ui.awaiting_ack.is_empty() {
-                break;
-            }
-            let deadline = *quit_deadline.get_or_insert_with(|| {
-                tokio::time::Instant::now() + Duration::from_secs(args.ack_wait)
-            });
-            if tokio::time::Instant::now() >= deadline {
-                println!("gave up waiting for {} ACK(s)", ui.awaiting_ack.len());
-                break;
-            }
-        }
-        let deadline = quit_deadline
-            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
-        tokio::select! {
-            line = lines.next_line(), if !quitting => match line {
-                Ok(Some(line)) => quitting = ui.command(line.trim()).await,
-                Ok(None) => quitting = true,
-                Err(e) => {
-                    eprintln!("error: reading commands: {e}");
-                    quitting = true;
+        let now = tokio::time::Instant::now();
+        if ui.phase == Phase::Finishing && ui.tasks.is_empty() {
+            if !ui.awaiting_ack.is_empty() {
+                let ack_deadline =
+                    *deadline.get_or_insert(now + Duration::from_secs(args.ack_wait));
+                if now >= ack_deadline {
+                    let missing: Vec<String> = ui
+                        .awaiting_ack
+                        .drain(..)
+                        .map(|s| format!("{} to {}", escape_bytes(&s.filename), s.to))
+                        .collect();
+                    println!(
+                        "error: gave up waiting for {} ACK(s) after {} s: {}",
+                        missing.len(),
+                        args.ack_wait,
+                        missing.join(", ")
+                    );
+                    ui.outcome.failed = true;
                 }
-            },
-            Some(event) = events.next() => {
-                if !ui.event(event).await {
+            }
+            if ui.awaiting_ack.is_empty() {
+                // Half-close rather than close: the server still writes what it owes us
+                // (an ERROR for the last command, say) and then closes (DEC-17).
+                if let Err(e) = ui.sender.close().await {
+                    println!("disconnected: {e}");
+                    ui.outcome.connection_lost = true;
                     break;
                 }
+                ui.phase = Phase::Draining;
+                deadline = Some(now + Duration::from_secs(args.close_wait));
             }
-            Some(done) = ui.tasks.join_next() => ui.task_done(done),
-            _ = tokio::time::sleep_until(deadline), if quit_deadline.is_some() => {}
+        }
+        if ui.phase == Phase::Draining && deadline.is_some_and(|d| now >= d) {
+            eprintln!(
+                "msrp-client: the server had not closed the connection {} s after this client \
+                 finished; leaving anyway",
+                args.close_wait
+            );
+            break;
+        }
+        let wake = deadline.unwrap_or_else(|| now + Duration::from_secs(3600));
+        tokio::select! {
+            line = lines.next_line(), if ui.phase == Phase::Commands => match line {
+                Ok(Some(line)) => {
+                    if ui.command(line.trim()).await {
+                        ui.phase = Phase::Finishing;
+                    }
+                }
+                Ok(None) => ui.phase = Phase::Finishing,
+                Err(e) => {
+                    println!("error: reading commands: {e}");
+                    ui.outcome.local_error = true;
+                    ui.phase = Phase::Finishing;
+                }
+            },
+            event = events.next() => match event {
+                Some(event) => {
+                    if !ui.event(event).await {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            Some(done) = ui.tasks.join_next(), if !ui.tasks.is_empty() => ui.task_done(done),
+            _ = tokio::time::sleep_until(wake) => {}
         }
     }
-    let _ = ui.sender.close().await;
-    Ok(())
+    ui.outcome
 }
 
 impl Ui {
@@ -157,61 +285,71 @@ impl Ui {
             let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
             match cmd {
                 "/msg" => self.msg(rest).await,
-                "/list" => self.sender.list().await.map_err(|e| e.to_string()),
+                "/list" => self.sender.list().await.map_err(CommandError::from),
                 "/send" => self.send(rest).await,
                 "/quit" => return true,
                 "/help" => {
                     println!("{HELP}");
                     Ok(())
                 }
-                _ => Err(format!("unknown command \"{cmd}\"; /help lists them")),
+                _ => Err(CommandError::Local(format!(
+                    "unknown command \"{cmd}\"; /help lists them"
+                ))),
             }
         };
-        if let Err(e) = result {
-            println!("error: {e}");
+        match result {
+            Ok(()) => {}
+            Err(CommandError::Local(e)) => {
+                println!("error: {e}");
+                self.outcome.local_error = true;
+            }
+            Err(CommandError::Connection(e)) => {
+                println!("error: {e}");
+                self.outcome.connection_lost = true;
+            }
         }
         false
     }
 
-    async fn msg(&mut self, rest: &str) -> Result<(), String> {
+    async fn msg(&mut self, rest: &str) -> Result<(), CommandError> {
         let (to, text) = rest.split_once(' ').unwrap_or((rest, ""));
-        let to: Name = to.parse().map_err(|e| format!("{e}"))?;
-        self.sender
+        let to: Name = to
+            .parse()
+            .map_err(|e| CommandError::Local(format!("{e}")))?;
+        Ok(self
+            .sender
             .send_text(to, Bytes::copy_from_slice(text.as_bytes()))
-            .await
-            .map_err(|e| e.to_string())
+            .await?)
     }
 
-    async fn send(&mut self, rest: &str) -> Result<(), String> {
+    async fn send(&mut self, rest: &str) -> Result<(), CommandError> {
+        let local = CommandError::Local;
         let mut words: Vec<&str> = rest.split_whitespace().collect();
         let p2p = words.contains(&"--p2p");
         words.retain(|w| *w != "--p2p");
         let [to, path] = words[..] else {
-            return Err("usage: /send NAME PATH [--p2p]".into());
+            return Err(local("usage: /send NAME PATH [--p2p]".into()));
         };
-        let to: Name = to.parse().map_err(|e| format!("{e}"))?;
+        let to: Name = to.parse().map_err(|e| local(format!("{e}")))?;
         let path = PathBuf::from(path);
         let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            .map_err(|e| local(format!("cannot open {}: {e}", path.display())))?;
         let size = file
             .metadata()
             .await
-            .map_err(|e| format!("{}: {e}", path.display()))?
+            .map_err(|e| local(format!("{}: {e}", path.display())))?
             .len();
         let filename = path
             .file_name()
-            .ok_or_else(|| format!("{} has no file name", path.display()))?
+            .ok_or_else(|| local(format!("{} has no file name", path.display())))?
             .to_string_lossy()
             .into_owned();
         let shown = filename.clone();
         let sender = self.sender.clone();
         let tty = self.tty;
         if p2p {
-            let listener = sender
-                .offer_p2p(to, filename.as_bytes(), size)
-                .await
-                .map_err(|e| e.to_string())?;
+            let listener = sender.offer_p2p(to, filename.as_bytes(), size).await?;
             let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
             println!("offering {shown} ({size} bytes) to {to} on port {port} (P2P)");
             let wait = self.p2p_wait;
@@ -264,7 +402,10 @@ impl Ui {
                 println!("[{from}] {}", String::from_utf8_lossy(&text))
             }
             Event::List { text } => print!("{}", String::from_utf8_lossy(&text)),
-            Event::Error { text, .. } => println!("error: {}", escape_bytes(&text)),
+            Event::Error { text, .. } => {
+                println!("error: {}", escape_bytes(&text));
+                self.outcome.failed = true;
+            }
             Event::Ack { filename } => {
                 let shown = escape_bytes(&filename);
                 match self
@@ -292,9 +433,17 @@ impl Ui {
                         "error: connection closed during {name}; partial file removed, no ACK sent"
                     );
                 }
-                match error {
-                    Some(e) => println!("disconnected: {e}"),
-                    None => println!("disconnected by the server"),
+                match (error, self.phase) {
+                    // The expected end: we half-closed and the server has sent all it owed.
+                    (None, Phase::Draining) => {}
+                    (Some(e), _) => {
+                        println!("disconnected: {e}");
+                        self.outcome.connection_lost = true;
+                    }
+                    (None, _) => {
+                        println!("disconnected by the server");
+                        self.outcome.connection_lost = true;
+                    }
                 }
                 return false;
             }
@@ -310,6 +459,7 @@ impl Ui {
             Ok(f) => Some(f),
             Err(e) => {
                 println!("error: {e}; the file is discarded and not acknowledged");
+                self.outcome.local_error = true;
                 None
             }
         };
@@ -332,6 +482,7 @@ impl Ui {
         if let Some(file) = r.file.as_mut() {
             if let Err(e) = file.write(&data).await {
                 println!("error: {e}; the rest is discarded and the file not acknowledged");
+                self.outcome.local_error = true;
                 if let Some(f) = r.file.take() {
                     f.abort().await;
                 }
@@ -365,7 +516,10 @@ impl Ui {
                 );
                 self.acknowledge(r.header.filename).await;
             }
-            Err(e) => println!("error: {e}"),
+            Err(e) => {
+                println!("error: {e}");
+                self.outcome.local_error = true;
+            }
         }
     }
 
@@ -378,10 +532,16 @@ impl Ui {
             escape_bytes(&offer.ip),
             offer.port
         );
+        if self.phase == Phase::Draining {
+            // Our side is half-closed: the ACK could not be sent any more.
+            println!("this session is closing; the offer of {shown} is not taken");
+            return;
+        }
         let download = match self.downloads.create(&offer.filename, offer.size).await {
             Ok(d) => d,
             Err(e) => {
                 println!("error: {e}; the offer is declined");
+                self.outcome.local_error = true;
                 return;
             }
         };
@@ -389,14 +549,14 @@ impl Ui {
         let sender = self.sender.clone();
         let tty = self.tty;
         self.tasks.spawn(async move {
-            let result = fetch_to_file(&offer, download, wait, tty).await;
+            let mut result = fetch_to_file(&offer, download, wait, tty).await;
             if let Ok((path, size)) = &result {
                 println!(
                     "saved {shown} from {from} to {} ({size} bytes)",
                     path.display()
                 );
                 if let Err(e) = sender.ack(offer.filename.clone()).await {
-                    println!("error: cannot send ACK: {e}");
+                    result = Err(format!("cannot send its ACK: {e}"));
                 }
             }
             TaskDone::Fetched { from, result }
@@ -406,6 +566,7 @@ impl Ui {
     async fn acknowledge(&mut self, filename: Bytes) {
         if let Err(e) = self.sender.ack(filename).await {
             println!("error: cannot send ACK: {e}");
+            self.outcome.failed = true;
         }
     }
 
@@ -419,6 +580,7 @@ impl Ui {
                 Ok(()) => println!("sent {filename} to {to}; waiting for its ACK"),
                 Err(e) => {
                     println!("error: sending {filename} to {to}: {e}");
+                    self.outcome.failed = true;
                     if let Some(i) = self
                         .awaiting_ack
                         .iter()
@@ -430,10 +592,14 @@ impl Ui {
             },
             Ok(TaskDone::Fetched { from, result }) => {
                 if let Err(e) = result {
-                    println!("error: P2P file from {from}: {e}; partial file removed, no ACK sent");
+                    println!("error: P2P file from {from}: {e}");
+                    self.outcome.failed = true;
                 }
             }
-            Err(e) => println!("error: a transfer task failed: {e}"),
+            Err(e) => {
+                println!("error: a transfer task failed: {e}");
+                self.outcome.failed = true;
+            }
         }
     }
 }
@@ -457,10 +623,10 @@ async fn fetch_to_file(
             .finish()
             .await
             .map(|s| (s.path, s.size))
-            .map_err(|e| e.to_string()),
+            .map_err(|e| format!("{e}; no ACK sent")),
         Err(e) => {
             download.abort().await;
-            Err(e.to_string())
+            Err(format!("{e}; partial file removed, no ACK sent"))
         }
     }
 }

@@ -41,6 +41,24 @@ pub enum ClientError {
     Invalid(String),
     #[error("P2P transfer: {0}")]
     P2p(String),
+    /// Connecting to the peer of a P2P offer failed; `source` says whether it was the peer
+    /// or this host (out of descriptors or ports, say).
+    #[error("P2P transfer: cannot connect to {addr}: {source}")]
+    P2pConnect { addr: SocketAddr, source: io::Error },
+}
+
+impl ClientError {
+    /// The operating-system error behind this one, if there is one: callers use it to tell
+    /// their own resource limits (`EMFILE`, `EADDRNOTAVAIL`…) from the peer's failures.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            ClientError::Connect { source, .. } | ClientError::P2pConnect { source, .. } => {
+                Some(source)
+            }
+            ClientError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// Something the server sent.
@@ -324,7 +342,7 @@ pub async fn fetch_p2p(
     let mut stream = tokio::time::timeout(stall, TcpStream::connect(addr))
         .await
         .map_err(|_| ClientError::P2p(format!("connecting to {addr} timed out")))?
-        .map_err(|e| ClientError::P2p(format!("cannot connect to {addr}: {e}")))?;
+        .map_err(|source| ClientError::P2pConnect { addr, source })?;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut got = 0u64;
     while got < offer.size {
