@@ -50,8 +50,13 @@ async fn mixed_traffic_against_the_reference_server_loses_nothing() {
             "no {kind} latencies"
         );
     }
-    let p2p = r.parameters[0].get("p2p-share").cloned();
-    assert_eq!(p2p.as_deref(), Some("0.3"));
+    // Both modes were exercised: some files went P2P, the others through the relay.
+    let p2p = r.p2p_files;
+    assert!(
+        0 < p2p && p2p < i.files.sent,
+        "{p2p} P2P of {} files",
+        i.files.sent
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

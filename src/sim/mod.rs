@@ -256,6 +256,8 @@ struct Shared {
     announced: Mutex<HashSet<LocalResource>>,
     embedded: bool,
     p2p_slots: Arc<Semaphore>,
+    /// P2P side transfers fetched whole (a subset of the files delivered).
+    p2p_fetched: AtomicU64,
     connected: AtomicU64,
     /// P2P transfers that failed for reasons not (yet) known to be the simulator's:
     /// `(from, to, filename, error)`. Judged at the end, because the other side may still
@@ -421,6 +423,7 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         announced: Mutex::new(HashSet::new()),
         embedded: cfg.embedded,
         p2p_slots: Arc::new(Semaphore::new(cfg.p2p_slots.max(1))),
+        p2p_fetched: AtomicU64::new(0),
         connected: AtomicU64::new(0),
         p2p_failures: Mutex::new(Vec::new()),
         sample: Mutex::new(new_histogram()),
@@ -566,6 +569,7 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
     let mut operations = BTreeMap::new();
     operations.insert("msg".to_string(), integrity.messages.sent);
     operations.insert("file".to_string(), integrity.files.sent);
+
     operations.insert("list".to_string(), hists.list.len());
     let mut latency = BTreeMap::new();
     for (k, h) in [
@@ -588,6 +592,7 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         connected,
         connect_failures,
         operations,
+        p2p_files: shared.p2p_fetched.load(Ordering::Relaxed),
         bytes_delivered: shared.bytes.load(Ordering::Relaxed),
         integrity,
         errors,
@@ -987,6 +992,7 @@ async fn read_events(
                     let name = String::from_utf8_lossy(&offer.filename).into_owned();
                     match fetch_p2p(&offer, &mut sink, Duration::from_secs(30), |_| {}).await {
                         Ok(_) => {
+                            shared.p2p_fetched.fetch_add(1, Ordering::Relaxed);
                             let file = Incoming {
                                 from,
                                 name,

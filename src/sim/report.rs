@@ -128,6 +128,9 @@ pub struct SimReport {
     pub connected: u64,
     pub connect_failures: u64,
     pub operations: BTreeMap<String, u64>,
+    /// Files that went by P2P and were fetched whole (part of `operations["file"]`).
+    #[serde(default)]
+    pub p2p_files: u64,
     pub bytes_delivered: u64,
     pub integrity: Integrity,
     pub errors: BTreeMap<String, u64>,
@@ -348,6 +351,7 @@ impl SimReport {
             out.clients += r.clients;
             out.connected += r.connected;
             out.connect_failures += r.connect_failures;
+            out.p2p_files += r.p2p_files;
             for (k, v) in &r.operations {
                 *out.operations.entry(k.clone()).or_default() += v;
             }
