@@ -67,8 +67,8 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn exit_code(&self) -> ExitCode {
-        ExitCode::from(if self.connection_lost {
+    fn code(&self) -> u8 {
+        if self.connection_lost {
             3
         } else if self.failed {
             1
@@ -76,7 +76,7 @@ impl Outcome {
             2
         } else {
             0
-        })
+        }
     }
 }
 
@@ -158,7 +158,13 @@ struct Receiving {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    session(&args).await.exit_code()
+    let code = session(&args).await.code();
+    // Exit here rather than return: tokio reads stdin on a blocking thread that runtime
+    // shutdown waits for, so a session the server ended while nobody typed would hang until
+    // stdin closed (found by the client suite, client-server-closes-mid-body).
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    std::process::exit(i32::from(code))
 }
 
 /// The whole session: connect, run commands from stdin while showing what arrives, then
