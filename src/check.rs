@@ -290,6 +290,8 @@ pub fn decision_coverage(scenarios: &[Scenario]) -> Vec<(&'static Decision, Vec<
 pub fn coverage(scenarios: &[Scenario]) -> Vec<(&'static str, Level, Vec<String>)> {
     RULES
         .iter()
+        // Client duties are covered by the client suite (`--client --coverage`).
+        .filter(|r| !crate::rules::is_client_duty(r.id))
         .map(|r| {
             let ids = scenarios
                 .iter()

@@ -4,8 +4,10 @@
 //! - [`runner`]: runs one scenario against one address, recording every byte.
 //! - [`check`]: selects scenarios, runs them against a target or embedded servers.
 //! - [`report`]: human, JSON and JUnit output.
+//! - [`client_mode`]: `--client`, the harness playing the server to client programs.
 
 pub mod check;
+pub mod client_mode;
 pub mod pcap;
 pub mod record;
 pub mod report;

@@ -96,7 +96,20 @@ pub const RULES: &[Rule] = &[
     r("ROB-1", Must, "A slow or stalled recipient never blocks delivery between other clients."),
     r("ROB-2", Must, "A client disconnecting at any byte of any frame leaves the server serving everyone and frees its name."),
     r("ROB-3", Should, "Memory per connection stays bounded whatever sizes a header declares."),
+    // Client duties (SPEC.md §2.9): what the client suite (`msrp-check --client`) holds a
+    // client to beyond the frames it sends; no server scenario cites them.
+    r("CLI-1", Must, "A received file is written only inside the download folder, under a name with no path separator, no control character, no leading dot."),
+    r("CLI-2", Should, "A received file never replaces an existing file."),
+    r("CLI-3", Must, "No memory is allocated from a declared size; a relay body cut short leaves no file under its final name and sends no ACK."),
+    r("CLI-4", Must, "No server input crashes or hangs the client; where it cannot continue it says why and disconnects."),
+    r("CLI-5", Must, "Every MSG (with its sender), LIST reply and ERROR received is shown to the person (standard output for a scripted client)."),
+    r("CLI-6", Should, "A received file is not saved under a reserved device name (CON, NUL, COM1, …)."),
 ];
+
+/// Whether a rule binds only clients under test (`CLI-n`): server-mode coverage leaves it out.
+pub fn is_client_duty(id: &str) -> bool {
+    id.starts_with("CLI-")
+}
 
 /// Looks a rule up by ID.
 pub fn rule(id: &str) -> Option<&'static Rule> {

@@ -90,6 +90,18 @@ struct Args {
     /// handshake-timeout=10, max-text=65535 (the reference default is assumed for max-text).
     #[arg(long, value_name = "KEY=VALUE")]
     server_setting: Vec<String>,
+    /// Check a client program instead of a server: the harness plays the server. COMMAND is
+    /// run by `sh -c 'exec COMMAND'` per client, with {host}, {port}, {name} and
+    /// {download_dir} filled in (default scenarios: scenarios/client).
+    #[arg(long, value_name = "COMMAND", conflicts_with = "target")]
+    client: Option<String>,
+    /// With --client: the driver file saying how to make the client act and how it shows
+    /// what it receives (default: the built-in one for msrp-client, drivers/msrp-client.yaml).
+    #[arg(long, value_name = "FILE", requires = "client")]
+    driver: Option<PathBuf>,
+    /// Protocol profile (client mode: strict, the only one it has so far).
+    #[arg(long, default_value = "strict")]
+    profile: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -131,6 +143,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    if let Some(command) = &args.client {
+        return client_mode(&args, command, selection);
+    }
     let mut settings = BTreeMap::new();
     for s in &args.server_setting {
         let Some((k, v)) = s.split_once('=') else {
@@ -472,4 +487,35 @@ impl Artifacts<'_> {
             r.outcome.reason = Some(problems.join("; "));
         }
     }
+}
+
+/// `--client`: the harness plays the server to a client program (msrp::client_mode).
+fn client_mode(args: &Args, command: &str, selection: Selection) -> ExitCode {
+    let paths = if args.paths == [PathBuf::from("scenarios")] {
+        vec![PathBuf::from("scenarios/client")]
+    } else {
+        args.paths.clone()
+    };
+    let cli = msrp::client_mode::cli::ClientCli {
+        command: command.to_string(),
+        driver: args.driver.clone(),
+        profile: args.profile.clone(),
+        paths,
+        selection,
+        timeout: Duration::from_secs_f64(args.timeout),
+        strict: args.strict,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get())),
+        json: args.format == Format::Json,
+        list: args.list,
+        coverage: args.coverage,
+        junit: args.junit.clone(),
+        pcap_dir: args.pcap_dir.clone(),
+        transcript_dir: args.transcript_dir.clone(),
+        snapshots: args.snapshots.clone(),
+        strict_transcript: args.strict_transcript,
+        html: args.html.clone(),
+    };
+    ExitCode::from(msrp::client_mode::cli::main(cli))
 }

@@ -7,7 +7,7 @@ mod connect;
 mod expect;
 mod file;
 mod lifecycle;
-mod matcher;
+pub(crate) mod matcher;
 mod send;
 
 use std::collections::BTreeMap;

@@ -159,7 +159,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, LoadError> {
 /// notices duplicates in every mapping (block or flow) but points at the mapping's start; the
 /// occurrences are then found at the mapping's key column (block style), or that start line
 /// is kept (flow style).
-fn duplicate_key(source: &str) -> Option<(usize, String)> {
+pub(crate) fn duplicate_key(source: &str) -> Option<(usize, String)> {
     let e = serde_yaml::from_str::<serde_yaml::Value>(source).err()?;
     let text = e.to_string();
     let (path, rest) = text.split_once("duplicate entry with key ")?;
@@ -215,7 +215,7 @@ fn find_line(source: &str, prefix: &str) -> Option<usize> {
 /// Lines of the items of the top-level `steps:` block sequence. serde_yaml keeps no
 /// positions for values, so this reads the block layout; flow-style lists get the
 /// `steps:` line for every step.
-fn step_lines(source: &str, count: usize) -> Vec<usize> {
+pub(crate) fn step_lines(source: &str, count: usize) -> Vec<usize> {
     let lines: Vec<&str> = source.lines().collect();
     let Some(start) = lines.iter().position(|l| l.trim_end() == "steps:") else {
         return vec![find_line(source, "steps").unwrap_or(1); count];
@@ -515,6 +515,12 @@ pub fn fuzz_parse(data: &[u8]) {
     }
 }
 
+/// Whether scenario text is a client scenario (a top-level `mode: client`), run by
+/// `msrp-check --client` rather than against a server.
+pub fn is_client_source(source: &str) -> bool {
+    source.lines().any(|l| l.trim_end() == "mode: client")
+}
+
 /// Loads every `.yaml`/`.yml` file under the given files or folders, sorted by path.
 /// Returns the scenarios and the errors of those that failed to load.
 pub fn load_all(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<LoadError>) {
@@ -527,6 +533,10 @@ pub fn load_all(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<LoadError>) {
     files.dedup();
     let mut scenarios: Vec<Scenario> = Vec::new();
     for f in files {
+        // Client scenarios (`mode: client`) share the folder tree; the client suite loads them.
+        if std::fs::read_to_string(&f).is_ok_and(|t| is_client_source(&t)) {
+            continue;
+        }
         match load(&f) {
             Ok(s) => {
                 if let Some(other) = scenarios.iter().find(|o| o.file.id == s.file.id) {
@@ -549,7 +559,7 @@ pub fn load_all(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<LoadError>) {
     (scenarios, errors)
 }
 
-fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
+pub(crate) fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) => {

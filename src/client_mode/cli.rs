@@ -1,0 +1,280 @@
+//! `msrp-check --client`: the command-line side of client mode (the binary parses the
+//! arguments and hands them here), with the same reports as server mode.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{check_command, check_profile, coverage, load_all, run_all, selects, Driver};
+use super::{ClientRunOptions, ClientScenario};
+use crate::check::Selection;
+use crate::report::html::{write_check_report, TargetResults};
+use crate::report::{closing_line, junit_xml, print_outcome, JsonReport, TargetOutcome};
+use crate::rules::Level;
+use crate::snapshot::{diff, Snapshots};
+use crate::verdict::{Outcome, Totals, Verdict};
+
+/// What the binary parsed for a client run.
+#[derive(Debug, Clone)]
+pub struct ClientCli {
+    pub command: String,
+    pub driver: Option<PathBuf>,
+    pub profile: String,
+    pub paths: Vec<PathBuf>,
+    pub selection: Selection,
+    pub timeout: Duration,
+    pub strict: bool,
+    pub jobs: usize,
+    pub json: bool,
+    pub list: bool,
+    pub coverage: bool,
+    pub junit: Option<PathBuf>,
+    pub pcap_dir: Option<PathBuf>,
+    pub transcript_dir: Option<PathBuf>,
+    pub snapshots: Option<PathBuf>,
+    pub strict_transcript: bool,
+    pub html: Option<PathBuf>,
+}
+
+fn usage(msg: impl std::fmt::Display) -> u8 {
+    eprintln!("msrp-check: {msg}");
+    2
+}
+
+/// Runs client mode; returns the exit status (0 passed, 1 a client failed or errored, 2
+/// usage errors or nothing ran).
+pub fn main(cli: ClientCli) -> u8 {
+    let driver = match &cli.driver {
+        Some(p) => Driver::load(p),
+        None => Driver::builtin(),
+    };
+    let driver = match driver {
+        Ok(d) => d,
+        Err(e) => return usage(format!("driver: {e}")),
+    };
+    if let Err(e) = check_profile(&cli.profile, &driver) {
+        return usage(e);
+    }
+    if let Err(e) = check_command(&cli.command) {
+        return usage(e);
+    }
+    let (all, load_errors) = load_all(&cli.paths);
+    for e in &load_errors {
+        eprintln!("error: {e}");
+    }
+    let scenarios: Vec<ClientScenario> = all
+        .into_iter()
+        .filter(|s| selects(&cli.selection, s))
+        .collect();
+    if cli.coverage {
+        let mut uncovered = Vec::new();
+        for (id, level, ids) in coverage(&scenarios) {
+            let lvl = level.as_str();
+            if ids.is_empty() {
+                println!("{id:<7} {lvl:<6} NOT COVERED");
+                if level == Level::Must {
+                    uncovered.push(id);
+                }
+            } else {
+                println!("{id:<7} {lvl:<6} {}", ids.join(", "));
+            }
+        }
+        if !uncovered.is_empty() {
+            println!(
+                "MUST rules without a client scenario: {}",
+                uncovered.join(", ")
+            );
+            return 1;
+        }
+        println!("every MUST rule a client is held to is covered by a client scenario");
+        return u8::from(!load_errors.is_empty());
+    }
+    if cli.list {
+        for s in &scenarios {
+            println!(
+                "{:<40} [{}] {}",
+                s.file.id,
+                s.file.rules.join(", "),
+                s.path.display()
+            );
+        }
+        println!("{} client scenarios", scenarios.len());
+        return u8::from(!load_errors.is_empty());
+    }
+    if scenarios.is_empty() {
+        if load_errors.is_empty() {
+            return usage("no client scenario selected: nothing to run");
+        }
+        return usage("no client scenario could be loaded: nothing ran");
+    }
+    for dir in [&cli.pcap_dir, &cli.transcript_dir, &cli.html]
+        .into_iter()
+        .flatten()
+    {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return usage(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let snapshots = match &cli.snapshots {
+        Some(dir) => match Snapshots::load(dir) {
+            Ok(s) => Some(s),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return usage(format!("cannot start the runtime: {e}")),
+    };
+    let opts = ClientRunOptions {
+        command: cli.command.clone(),
+        driver,
+        timeout: cli.timeout,
+        connect_wait: Duration::from_secs(5).max(cli.timeout),
+        strict: cli.strict,
+        keep_sandboxes: std::env::var_os("MSRP_KEEP_SANDBOX").is_some(),
+    };
+    let target = format!("client `{}`", cli.command);
+    let human = !cli.json;
+    let mut out = anstream::stdout();
+    if human {
+        let _ = writeln!(
+            out,
+            "msrp-check: {} client scenarios against {target} (driver {})",
+            scenarios.len(),
+            opts.driver.file.name
+        );
+    }
+    let results = rt.block_on(run_all(scenarios.clone(), &opts, cli.jobs, |r| {
+        if r.outcome.verdict != Verdict::Skip {
+            keep(&cli, snapshots.as_ref(), r);
+        }
+        if human {
+            let _ = print_outcome(&mut out, &r.outcome);
+        }
+    }));
+    let mut outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome.clone()).collect();
+    outcomes.extend(load_errors.iter().map(|e| {
+        Outcome {
+            id: e
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            title: "client scenario file could not be loaded".into(),
+            file: e.path.display().to_string(),
+            rules: Vec::new(),
+            tags: Vec::new(),
+            verdict: Verdict::Error,
+            seconds: 0.0,
+            failure: None,
+            reason: Some(e.to_string()),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            transcript_diff: None,
+        }
+    }));
+    let totals = Totals::of(&outcomes);
+    let per_target = vec![(target.clone(), outcomes.clone())];
+    let mut code = totals.exit_code(cli.strict);
+    if let Some(dir) = &cli.html {
+        let shadows: Vec<_> = scenarios.iter().map(|s| s.as_report_scenario()).collect();
+        let targets = [TargetResults {
+            name: target.clone(),
+            results: &results,
+            pcap_dir: cli.pcap_dir.clone(),
+        }];
+        if let Err(e) = write_check_report(dir, &shadows, &targets) {
+            eprintln!(
+                "msrp-check: cannot write the HTML report in {}: {e}",
+                dir.display()
+            );
+            code = code.max(1);
+        } else if human {
+            let _ = writeln!(out, "HTML report: {}", dir.join("index.html").display());
+        }
+    }
+    if let Some(path) = &cli.junit {
+        let written = junit_xml(&per_target, cli.strict)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!(
+                "msrp-check: cannot write JUnit report {}: {e}",
+                path.display()
+            );
+            code = code.max(1);
+        }
+    }
+    if human {
+        let _ = writeln!(out, "{}", closing_line(&totals));
+        for e in &load_errors {
+            let _ = writeln!(out, "ERROR {e}");
+        }
+    } else {
+        let report = JsonReport {
+            targets: vec![target.as_str()],
+            totals,
+            outcomes: outcomes
+                .iter()
+                .map(|o| TargetOutcome {
+                    target: &target,
+                    outcome: o,
+                })
+                .collect(),
+        };
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return usage(e),
+        }
+    }
+    if code == 2 {
+        eprintln!("msrp-check: no client scenario ran");
+    }
+    code
+}
+
+/// Writes a run's pcap and transcript and compares the transcript with its snapshot; a
+/// file that cannot be written makes the scenario an error (its evidence would be lost).
+fn keep(cli: &ClientCli, snapshots: Option<&Snapshots>, r: &mut crate::runner::RunResult) {
+    let id = r.outcome.id.clone();
+    let mut problems = Vec::new();
+    if let Some(dir) = &cli.pcap_dir {
+        let path = dir.join(format!("{id}.pcap"));
+        if let Err(e) = crate::pcap::write_pcap(&path, &r.records, r.started) {
+            problems.push(format!("cannot write pcap: {e}"));
+        }
+    }
+    if let Some(dir) = &cli.transcript_dir {
+        let path = dir.join(format!("{id}.txt"));
+        if let Err(e) = std::fs::write(&path, &r.transcript) {
+            problems.push(format!("cannot write transcript {}: {e}", path.display()));
+        }
+    }
+    if let Some(snaps) = snapshots {
+        match snaps.get(&id) {
+            Some(reference) => {
+                if let Some(d) = diff(reference, r.transcript.trim_end()) {
+                    r.outcome.transcript_diff = Some(d);
+                    if cli.strict_transcript
+                        && matches!(r.outcome.verdict, Verdict::Pass | Verdict::Warn)
+                    {
+                        r.outcome.verdict = Verdict::Fail;
+                        r.outcome.reason = Some(
+                            "the transcript differs from the reference snapshot (--strict-transcript)"
+                                .into(),
+                        );
+                    }
+                }
+            }
+            None => r
+                .outcome
+                .notes
+                .push(format!("no reference snapshot for {id}")),
+        }
+    }
+    if !problems.is_empty() {
+        r.outcome.verdict = Verdict::Error;
+        r.outcome.reason = Some(problems.join("; "));
+    }
+}

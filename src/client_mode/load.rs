@@ -1,0 +1,483 @@
+//! Loading client scenarios: YAML → checked [`ClientScenario`], with file:line in every
+//! error, as for server scenarios.
+
+use std::path::{Path, PathBuf};
+
+use super::model::*;
+use crate::scenario::{content::parse_hex, LoadError, Matcher};
+
+/// A loaded and checked client scenario.
+#[derive(Debug, Clone)]
+pub struct ClientScenario {
+    pub path: PathBuf,
+    /// The file's text, for reports.
+    pub source: String,
+    pub file: ClientScenarioFile,
+    /// 1-based line of each step.
+    pub step_lines: Vec<usize>,
+}
+
+impl ClientScenario {
+    /// The wire name of a reference: a declared client's, or a literal 4-byte name.
+    pub fn wire_of(&self, name: &str) -> Result<[u8; 4], String> {
+        wire_of(&self.file, name)
+    }
+
+    /// The same scenario as the report types see it (id, title, rules, source), so the
+    /// HTML report pages work unchanged.
+    pub fn as_report_scenario(&self) -> crate::scenario::Scenario {
+        crate::scenario::Scenario {
+            path: self.path.clone(),
+            source: self.source.clone(),
+            file: crate::scenario::ScenarioFile {
+                id: self.file.id.clone(),
+                title: self.file.title.clone(),
+                rules: self.file.rules.clone(),
+                tags: self.file.tags.clone(),
+                server: Default::default(),
+                timeout: self.file.timeout,
+                settle: None,
+                clients: Default::default(),
+                steps: Vec::new(),
+            },
+            step_lines: self.step_lines.clone(),
+            clients: Default::default(),
+        }
+    }
+}
+
+fn wire_of(f: &ClientScenarioFile, name: &str) -> Result<[u8; 4], String> {
+    let bytes = f
+        .clients
+        .get(name)
+        .map(|w| w.as_bytes().to_vec())
+        .unwrap_or_else(|| name.as_bytes().to_vec());
+    bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "\"{name}\" is neither a declared client nor a 4-byte name ({} bytes)",
+            b.len()
+        )
+    })
+}
+
+/// The bytes of a [`ByteSpec`].
+pub fn bytes_of(spec: &ByteSpec) -> Result<Vec<u8>, String> {
+    match spec {
+        ByteSpec::Text(s) => Ok(s.as_bytes().to_vec()),
+        ByteSpec::Hex(h) => parse_hex(&h.hex),
+        ByteSpec::Repeat(r) => {
+            if r.repeat.len().saturating_mul(r.times) > 16 << 20 {
+                return Err("repeat: more than 16 MiB".into());
+            }
+            Ok(r.repeat.repeat(r.times).into_bytes())
+        }
+    }
+}
+
+/// Loads one client scenario file.
+pub fn load(path: &Path) -> Result<ClientScenario, LoadError> {
+    let source = std::fs::read_to_string(path).map_err(|e| LoadError {
+        path: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(path, &source)
+}
+
+/// Parses and checks client scenario text.
+pub fn parse(path: &Path, source: &str) -> Result<ClientScenario, LoadError> {
+    let err = |line: Option<usize>, message: String| LoadError {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    if let Some((line, message)) = crate::scenario::duplicate_key(source) {
+        return Err(err(Some(line), message));
+    }
+    let de = serde_yaml::Deserializer::from_str(source);
+    let file: ClientScenarioFile = serde_yaml::with::singleton_map_recursive::deserialize(de)
+        .map_err(|e: serde_yaml::Error| err(e.location().map(|l| l.line()), e.to_string()))?;
+    let step_lines = crate::scenario::step_lines(source, file.steps.len());
+    let sc = ClientScenario {
+        path: path.to_path_buf(),
+        source: source.to_string(),
+        file,
+        step_lines,
+    };
+    check(&sc).map_err(|(line, m)| err(line, m))?;
+    Ok(sc)
+}
+
+fn check(sc: &ClientScenario) -> Result<(), (Option<usize>, String)> {
+    let f = &sc.file;
+    let top = |m: String| (None, m);
+    if f.id.is_empty()
+        || !f
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(top(format!(
+            "id \"{}\" must be lowercase letters, digits and '-'",
+            f.id
+        )));
+    }
+    if f.rules.is_empty() {
+        return Err(top("rules: list at least one rule ID".into()));
+    }
+    for r in &f.rules {
+        check_rule(&Some(r.clone())).map_err(top)?;
+    }
+    if f.clients.is_empty() {
+        return Err(top("clients: declare at least one client under test".into()));
+    }
+    for (logical, wire) in &f.clients {
+        if wire.len() != 4 {
+            return Err(top(format!(
+                "clients: \"{logical}\": a client under test needs a 4-byte name, not \"{wire}\""
+            )));
+        }
+    }
+    for name in f.files.keys().chain(f.existing.keys()) {
+        if name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
+            return Err(top(format!("files: \"{name}\" must be a plain file name")));
+        }
+    }
+    for (i, step) in f.steps.iter().enumerate() {
+        let line = sc.step_lines.get(i).copied();
+        check_step(sc, step).map_err(|m| (line, m))?;
+    }
+    Ok(())
+}
+
+fn check_rule(rule: &Option<String>) -> Result<(), String> {
+    match rule {
+        Some(r) if crate::rules::rule(r).is_none() => {
+            Err(format!("rule \"{r}\" is not a rule of SPEC.md"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_seconds(what: &str, v: Option<f64>) -> Result<(), String> {
+    match v {
+        Some(s) if !(s.is_finite() && (0.0..=3600.0).contains(&s)) => Err(format!(
+            "{what}: {s} is not a number of seconds in 0..=3600"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_matcher(m: Option<&Matcher>) -> Result<(), String> {
+    if let Some(Matcher::Rule(r)) = m {
+        let set = [
+            r.regex.is_some(),
+            r.any.is_some(),
+            r.not.is_some(),
+            r.len.is_some(),
+        ];
+        if set.iter().filter(|x| **x).count() != 1 {
+            return Err("a matcher takes exactly one of regex, any, not, len".into());
+        }
+        if let Some(re) = &r.regex {
+            regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn exactly_one(what: &str, set: &[(&str, bool)]) -> Result<(), String> {
+    let present: Vec<&str> = set.iter().filter(|(_, p)| *p).map(|(n, _)| *n).collect();
+    if present.len() == 1 {
+        return Ok(());
+    }
+    let names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
+    Err(format!(
+        "{what} needs exactly one of {}; found {}",
+        names.join(", "),
+        if present.is_empty() {
+            "none".to_string()
+        } else {
+            present.join(", ")
+        }
+    ))
+}
+
+/// The actions a driver may define and a `type` step may use.
+pub const ACTIONS: [&str; 5] = ["msg", "send_relay", "send_p2p", "list", "quit"];
+
+fn check_step(sc: &ClientScenario, step: &ClientStep) -> Result<(), String> {
+    let f = &sc.file;
+    let client = |name: &str| -> Result<(), String> {
+        if f.clients.contains_key(name) {
+            Ok(())
+        } else {
+            Err(format!("\"{name}\" is not a declared client"))
+        }
+    };
+    let file = |name: &str| -> Result<(), String> {
+        if f.files.contains_key(name) {
+            Ok(())
+        } else {
+            Err(format!("\"{name}\" is not a file of files:"))
+        }
+    };
+    match step {
+        ClientStep::Start(c) | ClientStep::EndInput(c) => client(c),
+        ClientStep::Type(t) => {
+            client(&t.client)?;
+            if !ACTIONS.contains(&t.action.as_str()) {
+                return Err(format!(
+                    "action \"{}\" is not one of {}",
+                    t.action,
+                    ACTIONS.join(", ")
+                ));
+            }
+            let needs = |field: &str, present: bool| -> Result<(), String> {
+                if present {
+                    Ok(())
+                } else {
+                    Err(format!("action {} needs {field}", t.action))
+                }
+            };
+            match t.action.as_str() {
+                "msg" => {
+                    needs("to", t.to.is_some())?;
+                    needs("text", t.text.is_some())?;
+                }
+                "send_relay" | "send_p2p" => {
+                    needs("to", t.to.is_some())?;
+                    needs("file", t.file.is_some())?;
+                }
+                _ => {}
+            }
+            if let Some(to) = &t.to {
+                wire_of(f, to)?;
+            }
+            if let Some(name) = &t.file {
+                file(name)?;
+            }
+            Ok(())
+        }
+        ClientStep::ExpectFromClient(e) => {
+            client(&e.client)?;
+            check_rule(&e.rule)?;
+            check_seconds("timeout", e.timeout)?;
+            exactly_one(
+                "expect_from_client",
+                &[
+                    ("login", e.login.is_some()),
+                    ("msg", e.msg.is_some()),
+                    ("file", e.file.is_some()),
+                    ("list", e.list.is_some()),
+                    ("ack", e.ack.is_some()),
+                ],
+            )?;
+            if let Some(m) = &e.msg {
+                wire_of(f, &m.to)?;
+                check_matcher(Some(&m.text))?;
+            }
+            if let Some(x) = &e.file {
+                wire_of(f, &x.to)?;
+                file(&x.file)?;
+            }
+            check_matcher(e.ack.as_ref())
+        }
+        ClientStep::ToClient(t) => {
+            client(&t.client)?;
+            if t.frames.is_empty() {
+                return Err("to_client: frames is empty".into());
+            }
+            if t.split.is_some() && t.every_byte {
+                return Err("to_client: split and every_byte together".into());
+            }
+            if t.split.as_ref().is_some_and(|s| s.contains(&0)) {
+                return Err("to_client: a split size must be at least 1".into());
+            }
+            if t.repeat == Some(0) || t.repeat.is_some_and(|r| r > 1_000_000) {
+                return Err("to_client: repeat must be in 1..=1000000".into());
+            }
+            check_seconds("pause", t.pause)?;
+            for fr in &t.frames {
+                exactly_one(
+                    "a frame",
+                    &[
+                        ("msg", fr.msg.is_some()),
+                        ("file", fr.file.is_some()),
+                        ("list", fr.list.is_some()),
+                        ("ack", fr.ack.is_some()),
+                        ("error", fr.error.is_some()),
+                        ("raw", fr.raw.is_some()),
+                        ("data", fr.data.is_some()),
+                    ],
+                )?;
+                if let Some(m) = &fr.msg {
+                    wire_of(f, &m.from)?;
+                    bytes_of(&m.text)?;
+                }
+                if let Some(x) = &fr.file {
+                    wire_of(f, &x.from)?;
+                    bytes_of(&x.name)?;
+                    if x.body_seed.is_some() && x.size > 64 << 20 {
+                        return Err("file: body_seed with a size over 64 MiB".into());
+                    }
+                }
+                if let Some(l) = &fr.list {
+                    for n in l {
+                        wire_of(f, n)?;
+                    }
+                }
+                for b in [&fr.ack, &fr.error].into_iter().flatten() {
+                    bytes_of(b)?;
+                }
+                if let Some(r) = &fr.raw {
+                    parse_hex(r)?;
+                }
+                if fr.data.as_ref().is_some_and(|d| d.len > 64 << 20) {
+                    return Err("data: more than 64 MiB".into());
+                }
+            }
+            Ok(())
+        }
+        ClientStep::ExpectOutput(o) => {
+            client(&o.client)?;
+            check_rule(&o.rule)?;
+            check_seconds("timeout", o.timeout)?;
+            exactly_one(
+                "expect_output",
+                &[
+                    ("msg", o.msg.is_some()),
+                    ("list", o.list.is_some()),
+                    ("error", o.error.is_some()),
+                    ("line", o.line.is_some()),
+                ],
+            )?;
+            if let Some(m) = &o.msg {
+                wire_of(f, &m.from)?;
+            }
+            for n in o.list.iter().flatten() {
+                wire_of(f, n)?;
+            }
+            if let Some(re) = &o.line {
+                regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
+            }
+            Ok(())
+        }
+        ClientStep::ExpectFile(e) => {
+            client(&e.client)?;
+            check_rule(&e.rule)?;
+            check_seconds("timeout", e.timeout)?;
+            check_matcher(e.name.as_ref())
+        }
+        ClientStep::ExpectNoFile(n) => {
+            client(&n.client)?;
+            check_rule(&n.rule)?;
+            check_seconds("for", n.window)?;
+            check_matcher(n.name.as_ref())
+        }
+        ClientStep::ExpectNoFileOutside(r) => {
+            client(&r.client)?;
+            check_rule(&r.rule)
+        }
+        ClientStep::ExpectSilence(s) => {
+            client(&s.client)?;
+            check_rule(&s.rule)?;
+            check_seconds("for", s.window)
+        }
+        ClientStep::P2pOffer(p) => {
+            client(&p.client)?;
+            wire_of(f, &p.from)?;
+            bytes_of(&p.name)?;
+            check_rule(&p.rule)?;
+            check_seconds("timeout", p.timeout)?;
+            if p.serve.is_some_and(|s| s > p.size) {
+                return Err("p2p_offer: serve is larger than size".into());
+            }
+            if p.serve.unwrap_or(p.size) > 64 << 20 {
+                return Err("p2p_offer: more than 64 MiB to serve".into());
+            }
+            Ok(())
+        }
+        ClientStep::P2pFetch(p) => {
+            client(&p.client)?;
+            file(&p.file)?;
+            check_rule(&p.rule)?;
+            check_seconds("timeout", p.timeout)
+        }
+        ClientStep::ExpectAlive(a) => {
+            client(&a.client)?;
+            check_rule(&a.rule)?;
+            check_seconds("for", a.window)
+        }
+        ClientStep::ExpectExit(e) => {
+            client(&e.client)?;
+            check_rule(&e.rule)?;
+            check_seconds("timeout", e.timeout)
+        }
+        ClientStep::Close(c) => {
+            client(&c.client)?;
+            if c.half && c.abrupt {
+                return Err("close: half and abrupt together".into());
+            }
+            Ok(())
+        }
+        ClientStep::Sleep(s) => check_seconds("sleep", Some(*s)),
+    }
+}
+
+/// Loads every client scenario (`mode: client`) under the given files or folders, sorted
+/// by path; other YAML files met while walking a folder are server scenarios and are left
+/// alone, but a file named on the command line must be a client scenario.
+pub fn load_all(paths: &[PathBuf]) -> (Vec<ClientScenario>, Vec<LoadError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        crate::scenario::collect(p, &mut files, &mut errors);
+    }
+    files.sort();
+    files.dedup();
+    let mut out: Vec<ClientScenario> = Vec::new();
+    for f in files {
+        let named = paths.contains(&f);
+        match std::fs::read_to_string(&f) {
+            Ok(t) if !crate::scenario::is_client_source(&t) => {
+                if named {
+                    errors.push(LoadError {
+                        path: f.clone(),
+                        line: None,
+                        message: "not a client scenario (no top-level `mode: client`)".into(),
+                    });
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                errors.push(LoadError {
+                    path: f.clone(),
+                    line: None,
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        }
+        match load(&f) {
+            Ok(s) => {
+                if let Some(other) = out.iter().find(|o| o.file.id == s.file.id) {
+                    errors.push(LoadError {
+                        path: f.clone(),
+                        line: None,
+                        message: format!(
+                            "id \"{}\" is also used by {}",
+                            s.file.id,
+                            other.path.display()
+                        ),
+                    });
+                } else {
+                    out.push(s);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    (out, errors)
+}
