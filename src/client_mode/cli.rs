@@ -130,7 +130,8 @@ pub fn main(cli: ClientCli) -> u8 {
         command: cli.command.clone(),
         driver,
         timeout: cli.timeout,
-        connect_wait: Duration::from_secs(5).max(cli.timeout),
+        // Starting a program takes longer than a step on a loaded machine.
+        connect_wait: cli.timeout.max(Duration::from_millis(500)) * 2,
         strict: cli.strict,
         keep_sandboxes: std::env::var_os("MSRP_KEEP_SANDBOX").is_some(),
     };

@@ -53,6 +53,9 @@ pub struct Link {
     decoder: Decoder,
     closed: Option<String>,
     write_shut: bool,
+    /// Items handed back by a step that departed only from a SHOULD rule (an ACK sent too
+    /// early is still the ACK a later step checks the layout of).
+    unread: std::collections::VecDeque<Decoded>,
     pub record: ConnRecord,
 }
 
@@ -72,6 +75,7 @@ impl Link {
             }),
             closed: None,
             write_shut: false,
+            unread: std::collections::VecDeque::new(),
             record,
         }
     }
@@ -137,6 +141,9 @@ impl Link {
 
     /// The next decoded item the client sent.
     pub async fn next(&mut self, deadline: Instant) -> Result<Decoded, Missing> {
+        if let Some(item) = self.unread.pop_front() {
+            return Ok(item);
+        }
         loop {
             match self.decoder.decode(&mut self.buf) {
                 Ok(Some(item)) => return Ok(item),
@@ -148,6 +155,11 @@ impl Link {
             }
             self.fill(deadline).await?;
         }
+    }
+
+    /// Hands an item back: the next [`Link::next`] returns it again.
+    pub fn unread(&mut self, item: Decoded) {
+        self.unread.push_front(item);
     }
 
     /// Closes: half (FIN, keep reading), graceful, or with a reset.

@@ -298,6 +298,7 @@ fn check_step(sc: &ClientScenario, step: &ClientStep) -> Result<(), String> {
                 return Err("to_client: repeat must be in 1..=1000000".into());
             }
             check_seconds("pause", t.pause)?;
+            check_rule(&t.rule)?;
             for fr in &t.frames {
                 exactly_one(
                     "a frame",
@@ -354,6 +355,7 @@ fn check_step(sc: &ClientScenario, step: &ClientStep) -> Result<(), String> {
             )?;
             if let Some(m) = &o.msg {
                 wire_of(f, &m.from)?;
+                bytes_of(&m.text)?;
             }
             for n in o.list.iter().flatten() {
                 wire_of(f, n)?;

@@ -199,6 +199,9 @@ pub struct ToClientStep {
     /// Write the frames this many times (default 1).
     #[serde(default)]
     pub repeat: Option<usize>,
+    /// The rule blamed if the client crashes on these bytes (default CLI-4).
+    #[serde(default)]
+    pub rule: Option<String>,
 }
 
 /// One frame (or raw bytes) the harness writes; exactly one field.
@@ -275,7 +278,7 @@ pub struct OutputStep {
 #[serde(deny_unknown_fields)]
 pub struct ShownMsg {
     pub from: String,
-    pub text: String,
+    pub text: ByteSpec,
 }
 
 /// A file the client saved: new in its download folder, with this size and content.
