@@ -2,7 +2,6 @@
 //! schedule, and proves that every message and file was delivered exactly once, in order,
 //! intact. Exit status: see [`EXIT_STATUS`].
 
-use std::io::IsTerminal;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -307,7 +306,7 @@ fn simulate(a: RunArgs) -> ExitCode {
     };
     let progress = if a.quiet {
         Progress::Quiet
-    } else if std::io::stderr().is_terminal() {
+    } else if msrp_reference::color::capable_terminal(msrp_reference::color::Stream::Stderr) {
         Progress::Bar
     } else {
         Progress::Lines
