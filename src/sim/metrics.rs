@@ -87,7 +87,12 @@ pub fn render(s: Option<&Snapshot>) -> String {
         "gauge",
         "Operations per second the schedule asks for now.",
     );
-    let _ = writeln!(o, "msrp_sim_target_rate {}", num(s.target_rate));
+    // Three decimals: a rate computed mid-ramp has float noise past them.
+    let _ = writeln!(
+        o,
+        "msrp_sim_target_rate {}",
+        num((s.target_rate * 1000.0).round() / 1000.0)
+    );
     family(
         &mut o,
         "msrp_sim_ops_per_second",
