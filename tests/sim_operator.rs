@@ -292,6 +292,12 @@ fn a_missed_threshold_fails_the_run_and_every_threshold_is_reported() {
     ]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("thresholds: 2 of 2 met\n"), "{out}");
+    // merge judges the merged report with its own thresholds.
+    let (code, out, err) = sim(&["merge", json.to_str().unwrap(), "--threshold", "lost==0"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("thresholds: 1 of 1 met\n"), "{out}");
+    let (code, out, _) = sim(&["merge", json.to_str().unwrap(), "--threshold", "msg.sent<1"]);
+    assert_eq!(code, Some(1), "{out}");
     // A threshold that does not parse is a usage error.
     let (code, _, err) = sim(&["--threshold", "msg.p99 20ms"]);
     assert_eq!(code, Some(2), "{err}");
