@@ -158,7 +158,7 @@ async fn the_sim_report_has_its_charts_tables_and_verdict() {
     let cfg = SimConfig {
         clients: 8,
         stop: Stop::After(std::time::Duration::from_secs(3)),
-        rate: 1000.0,
+        rate: msrp::sim::stages::RateSpec::Fixed(1000.0),
         mix: Mix {
             msg: 80,
             list: 10,

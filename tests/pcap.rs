@@ -169,37 +169,51 @@ fn codec_frames(bytes: &[u8], to_server: bool) -> (Vec<String>, Vec<String>) {
     (kinds, names)
 }
 
-/// The same, as the Lua dissector reports them: `(stream, to_server) -> (kinds, names)`.
-fn dissector_frames(
-    pcap: &Path,
-    server_port: u16,
-) -> std::collections::BTreeMap<(u64, bool), (Vec<String>, Vec<String>)> {
+/// What the Lua dissector shows of one pcap: `(stream, to_server) -> (kinds, names)` for
+/// frames, and `stream -> bytes` shown as P2P file bodies.
+struct Dissected {
+    frames: std::collections::BTreeMap<(u64, bool), (Vec<String>, Vec<String>)>,
+    p2p_bytes: std::collections::BTreeMap<u64, u64>,
+}
+
+/// The same, as the Lua dissector reports them. `port`: set the port preference; `None`
+/// leaves it at its default, so streams are recognised by content (the heuristic).
+fn dissector_frames(pcap: &Path, server_port: u16, port: Option<u16>) -> Dissected {
     let lua = format!(
         "lua_script:{}/contrib/wireshark/msrp.lua",
         env!("CARGO_MANIFEST_DIR")
     );
-    let port = format!("msrpft.port:{server_port}");
-    let out = tshark(&[
-        "-X",
-        &lua,
-        "-o",
-        &port,
-        "-r",
-        pcap.to_str().unwrap(),
-        "-T",
-        "json",
-        "-e",
-        "tcp.stream",
-        "-e",
-        "tcp.dstport",
-        "-e",
-        "msrp.frame",
-        "-e",
-        "msrp.name",
-    ]);
+    let mut args = vec!["-X".to_string(), lua];
+    if let Some(p) = port {
+        args.extend(["-o".to_string(), format!("msrpft.port:{p}")]);
+    }
+    args.extend(
+        [
+            "-r",
+            pcap.to_str().unwrap(),
+            "-T",
+            "json",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "msrp.frame",
+            "-e",
+            "msrp.name",
+            "-e",
+            "msrp.mode",
+            "-e",
+            "msrp.body_len",
+        ]
+        .map(str::to_string),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = tshark(&args);
     let packets: serde_json::Value = serde_json::from_str(&out).expect("tshark JSON");
     let mut map: std::collections::BTreeMap<(u64, bool), (Vec<String>, Vec<String>)> =
         Default::default();
+    let mut p2p_bytes = std::collections::BTreeMap::new();
     for p in packets.as_array().expect("array of packets") {
         let layers = &p["_source"]["layers"];
         let strs = |k: &str| -> Vec<String> {
@@ -214,6 +228,15 @@ fn dissector_frames(
         };
         let kinds = strs("msrp.frame");
         if kinds.is_empty() {
+            // A P2P side stream carries no frames: its packets are the file's body.
+            if strs("msrp.mode") == ["p2p"] {
+                let stream: u64 = strs("tcp.stream")[0].parse().unwrap();
+                let n: u64 = strs("msrp.body_len")
+                    .iter()
+                    .map(|v| v.parse::<u64>().unwrap())
+                    .sum();
+                *p2p_bytes.entry(stream).or_insert(0) += n;
+            }
             continue;
         }
         let stream: u64 = strs("tcp.stream")[0].parse().unwrap();
@@ -224,7 +247,10 @@ fn dissector_frames(
             .1
             .extend(strs("msrp.name").iter().map(|n| comparable_name(n)));
     }
-    map
+    Dissected {
+        frames: map,
+        p2p_bytes,
+    }
 }
 
 #[test]
@@ -269,12 +295,22 @@ fn pcaps_are_clean_and_reassemble_to_the_recorded_bytes() {
                 rec.label
             );
         }
-        // With the dissector, tshark lists the frames our codec finds in the same bytes,
-        // frame for frame, in both directions of every server connection.
+        // With the dissector and no port set (the server's port is random), tshark lists
+        // the frames our codec finds in the same bytes, frame for frame, in both
+        // directions of every server connection: streams are recognised by content.
         let Some(server_port) = r.records.first().and_then(|rec| rec.peer).map(|a| a.port()) else {
             continue;
         };
-        let dissected = dissector_frames(&pcap, server_port);
+        let dissected = dissector_frames(&pcap, server_port, None);
+        // The port preference still works (and decodes the same).
+        if r.outcome.id == "msg-basic" || r.outcome.id == "file-relay-basic" {
+            let by_port = dissector_frames(&pcap, server_port, Some(server_port));
+            assert_eq!(
+                by_port.frames, dissected.frames,
+                "{}: port vs content",
+                r.outcome.id
+            );
+        }
         for (i, rec) in r
             .records
             .iter()
@@ -282,7 +318,18 @@ fn pcaps_are_clean_and_reassemble_to_the_recorded_bytes() {
             .enumerate()
         {
             if rec.peer.map(|a| a.port()) != Some(server_port) {
-                continue; // a P2P side stream: raw bytes, not MSRP frames
+                // A P2P side stream: the capture holds the offer naming its port, so its
+                // bytes are shown as the file's body, all of them.
+                let bytes =
+                    (rec.stream(Direction::Out).len() + rec.stream(Direction::In).len()) as u64;
+                assert_eq!(
+                    dissected.p2p_bytes.get(&(i as u64)).copied().unwrap_or(0),
+                    bytes,
+                    "{} stream {i} ({}): P2P body bytes shown",
+                    r.outcome.id,
+                    rec.label
+                );
+                continue;
             }
             for to_server in [true, false] {
                 let dir = if to_server {
@@ -292,6 +339,7 @@ fn pcaps_are_clean_and_reassemble_to_the_recorded_bytes() {
                 };
                 let want = codec_frames(&rec.stream(dir), to_server);
                 let got = dissected
+                    .frames
                     .get(&(i as u64, to_server))
                     .cloned()
                     .unwrap_or_default();

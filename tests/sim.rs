@@ -11,7 +11,7 @@ fn config(ops: u64, seed: u64) -> SimConfig {
     SimConfig {
         clients: 12,
         stop: Stop::Operations(ops),
-        rate: 3000.0,
+        rate: msrp::sim::stages::RateSpec::Fixed(3000.0),
         mix: Mix {
             msg: 80,
             list: 10,

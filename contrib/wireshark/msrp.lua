@@ -3,6 +3,8 @@
 --
 -- Install: copy to ~/.local/lib/wireshark/plugins/ (or run tshark -X lua_script:msrp.lua).
 -- Port: Edit > Preferences > Protocols > MSRPFT, or `-o msrpft.port:9000` (default 8080).
+-- Any other port: streams are also recognised by content (a heuristic dissector on TCP, see
+-- the end of this file), so a capture from random ports decodes with no setup.
 --
 -- Decodes the login and all five opcodes in both directions, reassembles frames split
 -- across TCP segments, and follows relayed file bodies (the `size` bytes after a relay-mode
@@ -43,6 +45,44 @@ local streams = {}
 local saved = {}
 
 local tcp_stream_f = Field.new("tcp.stream")
+
+-- Streams recognised by content (the heuristic at the end of this file): tcp.stream ->
+-- { port = server port, state = "candidate" | "confirmed" | "rejected" }.
+local heur = {}
+-- P2P offers seen in S->C FILE frames: listening port -> file size, so the side stream
+-- to that port can be shown as the file's body.
+local p2p_offers = {}
+
+-- true: an opcode 1..5 at `at`; false: not one; nil: too few bytes to tell yet.
+local function valid_opcode(raw, at)
+    if #raw <= at then return nil end
+    local hi, lo = string.byte(raw, at + 1, at + 2)
+    if hi ~= 0 then return false end
+    if lo == nil then return nil end
+    return lo >= 1 and lo <= 5
+end
+
+-- A candidate stream is confirmed by a payload after its login that starts with a valid
+-- opcode, in either direction. It is dropped when the server's first payload does not
+-- (a client's invalid frame alone proves nothing: testing servers with them is the point
+-- of the suite, and the server's ERROR then confirms the stream).
+local function heur_check(h, tvb, pinfo, to_server)
+    if h.state ~= "candidate" or pinfo.visited then return end
+    if h.login_at ~= nil and pinfo.number > h.login_at then
+        local ok = valid_opcode(tvb:raw(0, math.min(tvb:len(), 2)), 0)
+        if ok then
+            h.state = "confirmed"
+        elseif ok == false and not to_server then
+            h.state = "rejected"
+        end
+    end
+end
+
+local function to_server_of(pinfo)
+    local h = heur[tostring(tcp_stream_f())]
+    if h ~= nil then return pinfo.dst_port == h.port end
+    return pinfo.dst_port == msrp.prefs.port
+end
 
 local function copy(s)
     return { login_done = s.login_done, body_left = s.body_left, broken = s.broken }
@@ -158,6 +198,7 @@ local function frame(tvb, raw, off, to_server, st, tree, info)
             st.body_left = size
         else
             t:add(f.mode, "p2p")
+            if not to_server then p2p_offers[port] = size end
         end
         summary = summary .. " " .. tvb(off + 2, 4):string() .. " " .. size .. " bytes"
     elseif op == 3 then
@@ -178,10 +219,13 @@ local function frame(tvb, raw, off, to_server, st, tree, info)
     return p
 end
 
-function msrp.dissector(tvb, pinfo, tree)
+local function dissect(tvb, pinfo, tree)
     local len = tvb:len()
     if len == 0 then return 0 end
-    local to_server = (pinfo.dst_port == msrp.prefs.port)
+    local to_server = to_server_of(pinfo)
+    local h = heur[tostring(tcp_stream_f())]
+    if h ~= nil then heur_check(h, tvb, pinfo, to_server) end
+    if h ~= nil and h.state == "rejected" then return 0 end
     local stream_id = tostring(tcp_stream_f()) .. (to_server and ">" or "<")
     local key = pinfo.number .. "/" .. len .. "/" .. stream_id
     local st
@@ -222,6 +266,7 @@ function msrp.dissector(tvb, pinfo, tree)
             t:add(f.login, tvb(off, 4))
             table.insert(info, "LOGIN " .. tvb(off, 4):string())
             st.login_done = true
+            if h ~= nil and h.login_at == nil then h.login_at = pinfo.number end
             off = off + 4
         else
             local after = frame(tvb, raw, off, to_server, st, tree, info)
@@ -244,10 +289,13 @@ function msrp.dissector(tvb, pinfo, tree)
     end
     return len
 end
+msrp.dissector = dissect
 
 function msrp.init()
     streams = {}
     saved = {}
+    heur = {}
+    p2p_offers = {}
 end
 
 local registered_port = nil
@@ -260,3 +308,52 @@ end
 
 DissectorTable.get("tcp.port"):add(msrp.prefs.port, msrp)
 registered_port = msrp.prefs.port
+
+-- Heuristic dissector -------------------------------------------------------------------
+-- Recognises a strict MSRP stream by its content, on any port: the client speaks first
+-- (its first payload is read as the 4-byte login, whole or in pieces), and the server's
+-- first payload after it is a frame (opcode 1..5). Until the server has spoken the stream
+-- is a candidate, decoded as MSRP; a payload after the login that starts with a valid
+-- opcode confirms it; a server payload that does not drops it (later packets stay raw, and
+-- on a second pass, as in Wireshark's window or `tshark -2`, it is not claimed at all). A
+-- login followed by invalid bytes is not dropped by itself: the suite sends such streams on
+-- purpose, and the server's ERROR confirms them. Disable the heuristic (Analyze > Enabled
+-- Protocols > msrpft_tcp) if other protocols on random ports get claimed.
+-- A P2P side stream is decoded when the capture holds the FILE offer naming its port.
+
+local msrp_p2p = Proto("msrpft_p2p", "MSRP P2P file transfer")
+
+function msrp_p2p.dissector(tvb, pinfo, tree)
+    local len = tvb:len()
+    if len == 0 then return 0 end
+    pinfo.cols.protocol = "MSRP"
+    local t = tree:add(msrp, tvb(0, len), "MSRP P2P file body")
+    t:add(f.mode, "p2p")
+    t:add(f.body, tvb(0, len))
+    t:add(f.body_len, len)
+    pinfo.cols.info = "P2P body " .. len .. " bytes"
+    return len
+end
+
+local function heuristic(tvb, pinfo, tree)
+    local id = tostring(tcp_stream_f())
+    local h = heur[id]
+    if h ~= nil then
+        -- Seen before: claimed unless the content showed it is not MSRP.
+        if h.state == "rejected" then return false end
+        return dissect(tvb, pinfo, tree) > 0
+    end
+    if pinfo.visited then return false end
+    if p2p_offers[pinfo.dst_port] ~= nil or p2p_offers[pinfo.src_port] ~= nil then
+        heur[id] = { port = -1, state = "p2p" }
+        pinfo.conversation = msrp_p2p
+        msrp_p2p.dissector(tvb, pinfo, tree)
+        return true
+    end
+    heur[id] = { port = pinfo.dst_port, state = "candidate" }
+    pinfo.conversation = msrp
+    dissect(tvb, pinfo, tree)
+    return true
+end
+
+msrp:register_heuristic("tcp", heuristic)

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod color;
 pub mod connection;
 pub mod decode;
 pub mod frame;

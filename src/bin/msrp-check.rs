@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use msrp::check::{coverage, decision_coverage, run_all, Selection, Target};
 use msrp::report::html::{write_check_report, TargetResults};
-use msrp::report::{closing_line, junit_xml, print_outcome, JsonReport, TargetOutcome};
+use msrp::report::{closing_line, junit_xml, print_outcome_colored, JsonReport, TargetOutcome};
 use msrp::rules::Level;
 use msrp::runner::RunOptions;
 use msrp::runner::RunResult;
@@ -272,7 +272,16 @@ fn main() -> ExitCode {
     };
     let human = args.format == Format::Human;
     let several = targets.len() > 1;
-    let mut out = anstream::stdout();
+    // One colour policy for every binary (NO_COLOR, CLICOLOR_FORCE, TERM=dumb, not a tty).
+    let color = msrp_reference::color::enabled(msrp_reference::color::Stream::Stdout);
+    let mut out = anstream::AutoStream::new(
+        std::io::stdout(),
+        if color {
+            anstream::ColorChoice::Always
+        } else {
+            anstream::ColorChoice::Never
+        },
+    );
     let mut runs: Vec<TargetRun> = Vec::new();
     for (i, (name, target)) in targets.iter().enumerate() {
         // With several targets, each keeps its artifacts in its own subfolder.
@@ -309,7 +318,7 @@ fn main() -> ExitCode {
                 artifacts.keep(r);
             }
             if human {
-                let _ = print_outcome(&mut out, &r.outcome);
+                let _ = print_outcome_colored(&mut out, &r.outcome, color);
             }
         }));
         if human {

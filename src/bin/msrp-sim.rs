@@ -2,7 +2,6 @@
 //! schedule, and proves that every message and file was delivered exactly once, in order,
 //! intact. Exit status: see [`EXIT_STATUS`].
 
-use std::io::IsTerminal;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,8 +9,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use msrp::sim::limits::{ensure_open_files, DEFAULT_P2P_SLOTS};
+use msrp::sim::metrics::MetricsServer;
 use msrp::sim::report::{SimReport, Verdict, EMBEDDED};
-use msrp::sim::{run, Mix, Progress, SimConfig, SizeRange, Stop};
+use msrp::sim::stages::RateSpec;
+use msrp::sim::threshold::{self, Threshold};
+use msrp::sim::timeline::Observer;
+use msrp::sim::{run_observed, Mix, Progress, SimConfig, SizeRange, Stop};
 use msrp_reference::server::{ServerConfig, ServerHandle};
 
 /// The exit statuses, shown by `--help`; the README repeats them.
@@ -19,12 +22,13 @@ const EXIT_STATUS: &str = "\
 Exit status:
   0  the target delivered everything sent exactly once, in order, intact
   1  the target failed: something lost, duplicated, reordered, corrupted or unacknowledged,
-     an ERROR, a refused or closed connection
+     an ERROR, a refused or closed connection; or a --threshold was missed (the target did
+     not meet the bar set for it)
   2  usage: bad options; for merge, unreadable reports or reports that are not the shards
      of one run (see merge --help)
   3  msrp-sim could not do its job: its own open-file limit (checked before starting),
-     ports or memory ran out, the embedded server could not start, a report could not be
-     written. Its counts are then no verdict on the target; what it could not send is
+     ports or memory ran out, the embedded server could not start, a report (--json,
+     --html, --csv) could not be written, --metrics-listen could not listen. Its counts are then no verdict on the target; what it could not send is
      reported as \"not sent\", never as lost.";
 
 #[derive(Parser, Debug)]
@@ -63,6 +67,9 @@ enum Command {
         /// Write the merged report as HTML.
         #[arg(long)]
         html: Option<PathBuf>,
+        /// Judge the merged report: METRIC OP VALUE (see the run's --threshold).
+        #[arg(long, value_name = "EXPR")]
+        threshold: Vec<Threshold>,
     },
 }
 
@@ -84,9 +91,11 @@ struct RunArgs {
     #[arg(long)]
     messages: Option<u64>,
     /// Operations per second, all clients together, on a fixed schedule; latency counts
-    /// from each operation's intended time.
-    #[arg(long, default_value_t = 2000.0)]
-    rate: f64,
+    /// from each operation's intended time. Or ramp stages RATE:DURATION,… (e.g.
+    /// 100:10s,2000:30s,0:5s): each ramps linearly from the previous rate (the first from
+    /// 0) to its own over its duration (0s jumps); the stages then set the run's length.
+    #[arg(long, default_value = "2000", value_name = "RATE|STAGES")]
+    rate: RateSpec,
     /// Relative weights of operations.
     #[arg(long, default_value = "msg=90,list=5,file=5")]
     mix: Mix,
@@ -114,6 +123,20 @@ struct RunArgs {
     /// Write an HTML report (charts inline, opens from disk).
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Write the per-second timeline as CSV (a row a second, flushed as it goes).
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Serve live OpenMetrics text (Prometheus) at http://ADDR/metrics while the run goes.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
+    /// Fail the run (exit status 1) unless METRIC OP VALUE holds, e.g. 'msg.p99<20ms',
+    /// 'lost==0', 'errors==0', 'ops_per_s>=1000'. Latency metrics: KIND.p50|p90|p95|p99|
+    /// p99.9|max with KIND msg, list, file or connect, values in us, ms (default) or s;
+    /// counts: lost, duplicated, reordered, corrupted, not_sent, delivered, sent (also
+    /// msg.X, file.X), errors, unacked, connect_failures; rates: ops_per_s, mb_per_s.
+    /// OP: < <= > >= == !=. A latency with no measurement fails. Repeatable.
+    #[arg(long, value_name = "EXPR")]
+    threshold: Vec<Threshold>,
     /// No live progress.
     #[arg(long, short)]
     quiet: bool,
@@ -192,7 +215,8 @@ fn main() -> ExitCode {
             force,
             json,
             html,
-        }) => merge(&reports, force, json.as_ref(), html.as_ref()),
+            threshold,
+        }) => merge(&reports, force, json.as_ref(), html.as_ref(), &threshold),
         None => simulate(cli.run),
     }
 }
@@ -203,6 +227,7 @@ fn merge(
     force: bool,
     json: Option<&PathBuf>,
     html: Option<&PathBuf>,
+    thresholds: &[Threshold],
 ) -> ExitCode {
     let mut loaded = Vec::new();
     for p in reports {
@@ -214,7 +239,7 @@ fn merge(
             Err(e) => return usage(format!("{}: {e}", p.display())),
         }
     }
-    let merged = match SimReport::merge_checked(&loaded, force) {
+    let mut merged = match SimReport::merge_checked(&loaded, force) {
         Ok(m) => m,
         // Inconsistent inputs are the caller's mistake, as is an unreadable histogram.
         Err(e) => return usage(e),
@@ -222,6 +247,7 @@ fn merge(
     for w in &merged.warnings {
         eprintln!("msrp-sim: warning: {w}");
     }
+    threshold::apply(thresholds, &mut merged);
     print_summary(&merged);
     if let Err(e) = write_reports(json, html, &merged) {
         return harness(e);
@@ -251,8 +277,8 @@ fn simulate(a: RunArgs) -> ExitCode {
         return usage("too many clients across shards for distinct 4-byte names");
     }
     let positive = |v: f64| v > 0.0 && v.is_finite();
-    if !positive(a.rate) || !positive(a.connect_rate) {
-        return usage("--rate and --connect-rate must be positive");
+    if !positive(a.connect_rate) {
+        return usage("--connect-rate must be positive");
     }
     if a.text_size.0 < msrp::sim::payload::MIN_TEXT as u64 || a.text_size.1 > 65_535 {
         return usage(format!(
@@ -267,14 +293,20 @@ fn simulate(a: RunArgs) -> ExitCode {
         return usage("--p2p-share: a fraction between 0 and 1");
     }
     let stop = match (a.duration, a.messages) {
+        (Some(_), _) if a.rate.duration().is_some() => {
+            return usage("--duration with --rate stages: the stages set the run's length")
+        }
         (_, Some(n)) => Stop::Operations(n),
+        (None, None) if a.rate.duration().is_some() => {
+            Stop::After(a.rate.duration().unwrap_or_default())
+        }
         (Some(d), None) if d > 0.0 && d.is_finite() => Stop::After(Duration::from_secs_f64(d)),
         (Some(d), None) => return usage(format!("--duration {d}: give positive seconds")),
         (None, None) => Stop::After(Duration::from_secs(10)),
     };
     let progress = if a.quiet {
         Progress::Quiet
-    } else if std::io::stderr().is_terminal() {
+    } else if msrp_reference::color::capable_terminal(msrp_reference::color::Stream::Stderr) {
         Progress::Bar
     } else {
         Progress::Lines
@@ -283,7 +315,7 @@ fn simulate(a: RunArgs) -> ExitCode {
         clients: a.clients,
         connect_rate: a.connect_rate,
         stop,
-        rate: a.rate,
+        rate: a.rate.clone(),
         mix: a.mix,
         text_size: a.text_size,
         file_size: a.file_size,
@@ -308,11 +340,38 @@ fn simulate(a: RunArgs) -> ExitCode {
             Err(e) => return harness(e),
         }
     }
+    // The CSV is opened before the run: a file that cannot be written should not cost one.
+    let observer = match &a.csv {
+        Some(path) => match std::fs::File::create(path)
+            .and_then(|f| Observer::with_csv(Box::new(std::io::BufWriter::new(f))))
+        {
+            Ok(o) => o,
+            Err(e) => return harness(format!("cannot write {}: {e}", path.display())),
+        },
+        None => Observer::default(),
+    };
+    let observer = std::sync::Arc::new(observer);
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return harness(format!("cannot start the runtime: {e}")),
     };
     let report = rt.block_on(async {
+        // Kept alive for the whole run; dropping it stops the endpoint.
+        let _metrics = match &a.metrics_listen {
+            Some(addr) => {
+                let server = MetricsServer::start(addr, observer.clone())
+                    .await
+                    .map_err(|e| {
+                        Failure::Harness(format!("--metrics-listen {addr}: cannot listen: {e}"))
+                    })?;
+                eprintln!(
+                    "msrp-sim: OpenMetrics at http://{}/metrics",
+                    server.local_addr()
+                );
+                Some(server)
+            }
+            None => None,
+        };
         match &a.target {
             Some(t) => {
                 let addr = t
@@ -322,7 +381,7 @@ fn simulate(a: RunArgs) -> ExitCode {
                     .ok_or_else(|| {
                         Failure::Usage(format!("--target \"{t}\": not a HOST:PORT that resolves"))
                     })?;
-                Ok(run(addr, t, &cfg).await)
+                Ok(run_observed(addr, t, &cfg, observer.clone()).await)
             }
             None => {
                 let config = ServerConfig {
@@ -334,7 +393,8 @@ fn simulate(a: RunArgs) -> ExitCode {
                     .map_err(|e| {
                         Failure::Harness(format!("cannot start the embedded server: {e}"))
                     })?;
-                let report = run(server.local_addr(), EMBEDDED, &cfg).await;
+                let report =
+                    run_observed(server.local_addr(), EMBEDDED, &cfg, observer.clone()).await;
                 server.shutdown().await;
                 Ok(report)
             }
@@ -346,7 +406,11 @@ fn simulate(a: RunArgs) -> ExitCode {
         Err(Failure::Harness(e)) => return harness(e),
     };
     report.notes.extend(notes);
+    threshold::apply(&a.threshold, &mut report);
     print_summary(&report);
+    if let Some(e) = observer.take_csv_error() {
+        return harness(format!("writing the CSV timeline failed: {e}"));
+    }
     if let Err(e) = write_reports(a.json.as_ref(), a.html.as_ref(), &report) {
         return harness(e);
     }

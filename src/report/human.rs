@@ -16,9 +16,21 @@ fn style(v: Verdict) -> Style {
     Style::new().fg_color(Some(color.into())).bold()
 }
 
-/// Prints one scenario's verdict (and, when it did not pass, where and why).
+/// Prints one scenario's verdict (and, when it did not pass, where and why), as plain
+/// text: `out` may be a file, a pipe or a buffer.
 pub fn print_outcome(out: &mut impl Write, o: &Outcome) -> std::io::Result<()> {
-    let s = style(o.verdict);
+    print_outcome_colored(out, o, false)
+}
+
+/// [`print_outcome`] with colour when `color` (see `msrp_reference::color` for when).
+pub fn print_outcome_colored(
+    out: &mut impl Write,
+    o: &Outcome,
+    color: bool,
+) -> std::io::Result<()> {
+    // A plain Style renders as nothing, reset included.
+    let pick = |s: Style| if color { s } else { Style::new() };
+    let s = pick(style(o.verdict));
     let label = o.verdict.as_str().to_uppercase();
     writeln!(
         out,
@@ -27,7 +39,7 @@ pub fn print_outcome(out: &mut impl Write, o: &Outcome) -> std::io::Result<()> {
         o.rules.join(", "),
         o.seconds
     )?;
-    let dim = Style::new().dimmed();
+    let dim = pick(Style::new().dimmed());
     if let Some(f) = &o.failure {
         writeln!(out, "      {}", o.title)?;
         writeln!(out, "      at {}:{} (step {})", o.file, f.line, f.step)?;
@@ -66,6 +78,7 @@ pub fn print_outcome(out: &mut impl Write, o: &Outcome) -> std::io::Result<()> {
                 Some(b'-') => Style::new().fg_color(Some(AnsiColor::Red.into())),
                 _ => Style::new(),
             };
+            let st = pick(st);
             writeln!(out, "      {st}{line}{st:#}")?;
         }
     }

@@ -4,7 +4,7 @@ pub mod html;
 mod human;
 mod junit;
 
-pub use human::{closing_line, print_outcome};
+pub use human::{closing_line, print_outcome, print_outcome_colored};
 pub use junit::junit_xml;
 
 use serde::Serialize;

@@ -163,7 +163,12 @@ fn latency_chart(r: &SimReport) -> String {
 /// The whole report page.
 pub fn render(r: &SimReport) -> String {
     let mut b = String::new();
-    let (class, verdict) = match r.verdict() {
+    // The integrity line is about deliveries; missed thresholds have their own table.
+    let integrity = match r.verdict() {
+        Verdict::TargetFailed if !r.failed() => Verdict::Ok,
+        v => v,
+    };
+    let (class, verdict) = match integrity {
         Verdict::Ok => (
             "pass",
             "ok — every message and file delivered exactly once, in order, intact",
@@ -227,6 +232,23 @@ pub fn render(r: &SimReport) -> String {
         "</table><p>files acknowledged {}, unacknowledged {}, unmatched ACKs {}</p>",
         i.files_acked, i.files_unacked, i.acks_unmatched
     );
+    if !r.thresholds.is_empty() {
+        let _ = writeln!(b, "<h2>Thresholds</h2><table id=\"thresholds\"><tr><th>threshold</th><th>observed</th><th>result</th></tr>");
+        for t in &r.thresholds {
+            let (class, word) = if t.passed {
+                ("pass", "met")
+            } else {
+                ("fail", "MISSED")
+            };
+            let _ = writeln!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{word}</td></tr>",
+                esc(&t.threshold.expr),
+                esc(&t.observed_text())
+            );
+        }
+        let _ = writeln!(b, "</table>");
+    }
     let _ = writeln!(b, "<h2>Throughput over time</h2>{}", throughput_chart(r));
     let _ = writeln!(b, "<h2>Latency by operation</h2><p class=\"muted\">Measured from each operation's intended send time (no coordinated omission).</p>{}", latency_chart(r));
     let _ = writeln!(b, "<table id=\"percentiles\"><tr><th>operation</th><th>count</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>");

@@ -2,9 +2,12 @@
 //! per-pair sequence number; every file is registered with its SHA-256 when sent.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+
+use super::timeline::LiveDelivery;
 
 /// Counts of one kind of delivery. `sent` counts only what the simulator handed to the
 /// connection; what it could not send (its own failure, or a connection already gone) is
@@ -81,6 +84,28 @@ const PAIR_SHARDS: usize = 64;
 pub struct Ledger {
     pairs: Vec<Mutex<HashMap<(u32, u32), Pair>>>,
     files: Mutex<Files>,
+    /// Running totals for the live view ([`Ledger::live`]): reading them takes no lock,
+    /// where [`Ledger::integrity`] walks every pair.
+    live: [LiveCounters; 2],
+}
+
+/// Running totals of one kind (`live[0]` messages, `live[1]` files).
+#[derive(Debug, Default)]
+struct LiveCounters {
+    sent: AtomicU64,
+    not_sent: AtomicU64,
+    delivered: AtomicU64,
+    duplicated: AtomicU64,
+    reordered: AtomicU64,
+    corrupted: AtomicU64,
+    acked: AtomicU64,
+}
+
+const MSG: usize = 0;
+const FILE: usize = 1;
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
 }
 
 impl Default for Ledger {
@@ -90,6 +115,7 @@ impl Default for Ledger {
                 .map(|_| Mutex::new(HashMap::new()))
                 .collect(),
             files: Mutex::new(Files::default()),
+            live: Default::default(),
         }
     }
 }
@@ -144,6 +170,7 @@ impl Ledger {
             ..Pair::default()
         });
         pair.sent += 1;
+        bump(&self.live[MSG].sent);
         pair.sent
     }
 
@@ -152,6 +179,7 @@ impl Ledger {
     pub fn message_not_sent(&self, from: u32, to: u32) {
         if let Some(pair) = self.pair_shard(from, to).get_mut(&(from, to)) {
             pair.not_sent += 1;
+            bump(&self.live[MSG].not_sent);
         }
     }
 
@@ -162,25 +190,32 @@ impl Ledger {
             next: 1,
             ..Pair::default()
         });
+        let live = &self.live[MSG];
         let Some(seq) = seq else {
             pair.corrupted += 1;
+            bump(&live.corrupted);
             return;
         };
         if seq < pair.next || pair.ahead.contains(&seq) {
             pair.duplicated += 1;
+            bump(&live.duplicated);
         } else if seq == pair.next {
             pair.next += 1;
+            bump(&live.delivered);
             while pair.ahead.remove(&pair.next) {
                 pair.next += 1;
             }
         } else {
             pair.reordered += 1;
+            bump(&live.reordered);
+            bump(&live.delivered);
             pair.ahead.insert(seq);
         }
     }
 
     /// Registers a file about to be sent.
     pub fn file_sent(&self, from: u32, to: u32, name: &str, sha256: [u8; 32], size: u64) {
+        bump(&self.live[FILE].sent);
         lock(&self.files).sent.insert(
             (from, to, name.to_string()),
             SentFile {
@@ -201,6 +236,9 @@ impl Ledger {
         let mut files = lock(&self.files);
         match files.sent.get_mut(&(from, to, name.to_string())) {
             Some(f) if f.received == 0 => {
+                if !f.not_sent {
+                    bump(&self.live[FILE].not_sent);
+                }
                 f.not_sent = true;
                 true
             }
@@ -222,11 +260,23 @@ impl Ledger {
         match files.sent.get_mut(&(from, to, name.to_string())) {
             Some(f) => {
                 f.received += 1;
+                let live = &self.live[FILE];
+                bump(if f.received == 1 {
+                    &live.delivered
+                } else {
+                    &live.duplicated
+                });
+                if (f.sha256 != sha256 || f.size != size) && !f.corrupted {
+                    bump(&live.corrupted);
+                }
                 if f.sha256 != sha256 || f.size != size {
                     f.corrupted = true;
                 }
             }
-            None => files.unknown += 1,
+            None => {
+                files.unknown += 1;
+                bump(&self.live[FILE].corrupted);
+            }
         }
     }
 
@@ -239,10 +289,33 @@ impl Ledger {
             .find(|((f, _, n), file)| *f == from && n == name && !file.acked)
             .map(|(_, file)| file.acked = true)
             .is_some();
-        if !hit {
+        if hit {
+            bump(&self.live[FILE].acked);
+        } else {
             files.acks_unmatched += 1;
         }
         hit
+    }
+
+    /// The running totals `(messages, files, files acked)`, without walking the ledger:
+    /// `sent` excludes what was not sent, as in [`Ledger::integrity`].
+    pub fn live(&self) -> (LiveDelivery, LiveDelivery, u64) {
+        let read = |c: &LiveCounters| {
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            LiveDelivery {
+                sent: get(&c.sent).saturating_sub(get(&c.not_sent)),
+                not_sent: get(&c.not_sent),
+                delivered: get(&c.delivered),
+                duplicated: get(&c.duplicated),
+                reordered: get(&c.reordered),
+                corrupted: get(&c.corrupted),
+            }
+        };
+        (
+            read(&self.live[MSG]),
+            read(&self.live[FILE]),
+            self.live[FILE].acked.load(Ordering::Relaxed),
+        )
     }
 
     /// True when every message sent has arrived and every file was received and acked.

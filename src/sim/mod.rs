@@ -10,8 +10,12 @@
 pub mod html;
 pub mod ledger;
 pub mod limits;
+pub mod metrics;
 pub mod payload;
 pub mod report;
+pub mod stages;
+pub mod threshold;
+pub mod timeline;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -33,6 +37,8 @@ use tokio::time::Instant;
 use ledger::Ledger;
 use limits::{local_resource, LocalResource};
 use report::{new_histogram, Latency, RunId, SimReport};
+use stages::{RateSpec, Schedule};
+use timeline::{LiveLatency, Observer, Snapshot};
 
 /// When a run stops scheduling operations.
 #[derive(Debug, Clone, Copy)]
@@ -124,7 +130,8 @@ pub struct SimConfig {
     pub clients: usize,
     pub connect_rate: f64,
     pub stop: Stop,
-    pub rate: f64,
+    /// Operations per second, fixed or in ramp stages.
+    pub rate: RateSpec,
     pub mix: Mix,
     pub text_size: SizeRange,
     pub file_size: SizeRange,
@@ -149,7 +156,7 @@ impl Default for SimConfig {
             clients: 32,
             connect_rate: 1000.0,
             stop: Stop::After(Duration::from_secs(10)),
-            rate: 2000.0,
+            rate: RateSpec::Fixed(2000.0),
             mix: Mix {
                 msg: 90,
                 list: 5,
@@ -269,6 +276,9 @@ struct Shared {
     latencies: Vec<Mutex<KindHistograms>>,
     stopping: AtomicBool,
     seed: u64,
+    /// When the dispatcher started (µs since `start`; `u64::MAX` before), for the rate the
+    /// schedule asks for at a given moment.
+    dispatch_start_us: AtomicU64,
 }
 
 const LATENCY_SHARDS: usize = 32;
@@ -407,6 +417,17 @@ impl Shared {
 
 /// Runs one simulation against `target`.
 pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimReport {
+    run_observed(target, target_name, cfg, Arc::new(Observer::default())).await
+}
+
+/// Runs one simulation against `target`, publishing a [`Snapshot`] every second (and a
+/// final one once the run is judged) to `observer`.
+pub async fn run_observed(
+    target: SocketAddr,
+    target_name: &str,
+    cfg: &SimConfig,
+    observer: Arc<Observer>,
+) -> SimReport {
     let base = cfg.shard.0 * cfg.clients as u32;
     let names: HashMap<u32, Name> = (0..cfg.clients as u32)
         .map(|i| (base + i, client_name(base + i)))
@@ -432,13 +453,17 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
             .collect(),
         stopping: AtomicBool::new(false),
         seed: cfg.seed ^ (u64::from(cfg.shard.0) << 40),
+        dispatch_start_us: AtomicU64::new(u64::MAX),
     });
 
     // Progress from the start: connecting thousands of clients takes a while.
+    let schedule = cfg.rate.schedule();
     let progress = tokio::spawn(show_progress(
         shared.clone(),
         cfg.progress,
         cfg.clients as u64,
+        observer.clone(),
+        schedule.clone(),
     ));
 
     // Connect at the requested rate.
@@ -554,7 +579,7 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
             }
         }
     }
-    let timeline = progress.await.unwrap_or_default();
+    let (timeline, mut prev) = progress.await.unwrap_or_default();
     shared.judge_p2p_failures();
     let mut hists = KindHistograms::new();
     for shard in &shared.latencies {
@@ -566,6 +591,9 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
     }
 
     let integrity = shared.ledger.integrity();
+    let mut last = snapshot(&shared, cfg.clients as u64, &schedule, &mut prev, 0);
+    last.lost = Some((integrity.messages.lost, integrity.files.lost));
+    observer.publish(last, false);
     let mut operations = BTreeMap::new();
     operations.insert("msg".to_string(), integrity.messages.sent);
     operations.insert("file".to_string(), integrity.files.sent);
@@ -608,6 +636,7 @@ pub async fn run(target: SocketAddr, target_name: &str, cfg: &SimConfig) -> SimR
         harness_errors,
         notes: Vec::new(),
         warnings: Vec::new(),
+        thresholds: Vec::new(),
     }
 }
 
@@ -686,14 +715,22 @@ async fn dispatch(
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(shared.seed);
     let t0 = Instant::now();
+    shared
+        .dispatch_start_us
+        .store(shared.since_start_us(t0), Ordering::Relaxed);
+    let schedule = cfg.rate.schedule();
     let total_weight = cfg.mix.msg + cfg.mix.list + cfg.mix.file;
     let mut k: u64 = 0;
     loop {
         let now = Instant::now();
         // Every operation whose intended time has come goes out now, in one batch.
-        let due = ((now - t0).as_secs_f64() * cfg.rate) as u64 + 1;
+        let due = schedule.ops_at((now - t0).as_secs_f64()) as u64 + 1;
         while k < due {
-            let intended = t0 + Duration::from_secs_f64(k as f64 / cfg.rate);
+            // Past the last stage there is nothing more to schedule.
+            let Some(at) = schedule.time_of(k) else {
+                return;
+            };
+            let intended = t0 + Duration::from_secs_f64(at);
             let done = match cfg.stop {
                 Stop::After(d) => intended - t0 >= d,
                 Stop::Operations(n) => k >= n,
@@ -1044,17 +1081,105 @@ async fn finish_file(me: u32, f: Incoming, sender: &ClientSender, shared: &Share
     }
 }
 
-/// Shows progress once a second until the run stops; returns operations per second.
-async fn show_progress(shared: Arc<Shared>, mode: Progress, clients: u64) -> Vec<u64> {
+/// The run's state now, for the metrics endpoint and the CSV timeline. `prev` holds the
+/// cumulative latency histograms of the previous call, so the last second's own
+/// percentiles are the difference.
+fn snapshot(
+    shared: &Shared,
+    clients: u64,
+    schedule: &Schedule,
+    prev: &mut Option<KindHistograms>,
+    ops_last_second: u64,
+) -> Snapshot {
+    let mut cum = KindHistograms::new();
+    for shard in &shared.latencies {
+        if let Ok(h) = shard.lock() {
+            let _ = cum.msg.add(&h.msg);
+            let _ = cum.list.add(&h.list);
+            let _ = cum.file.add(&h.file);
+        }
+    }
+    let mut latency = std::collections::BTreeMap::new();
+    for (kind, h, before) in [
+        ("msg", &cum.msg, prev.as_ref().map(|p| &p.msg)),
+        ("list", &cum.list, prev.as_ref().map(|p| &p.list)),
+        ("file", &cum.file, prev.as_ref().map(|p| &p.file)),
+    ] {
+        let secs = |us: u64| us as f64 / 1e6;
+        let last_second = match before {
+            Some(b) => {
+                let mut d = h.clone();
+                d.subtract(b).ok().map(|_| d)
+            }
+            None => Some(h.clone()),
+        }
+        .filter(|d| !d.is_empty())
+        .map(|d| d.value_at_quantile(0.99) as f64 / 1000.0);
+        latency.insert(
+            kind,
+            LiveLatency {
+                count: h.len(),
+                sum_seconds: h.mean() * h.len() as f64 / 1e6,
+                quantiles: timeline::QUANTILES
+                    .iter()
+                    .map(|q| (*q, secs(h.value_at_quantile(*q))))
+                    .collect(),
+                p99_last_second_ms: last_second,
+            },
+        );
+    }
+    *prev = Some(cum);
+    let (messages, files, files_acked) = shared.ledger.live();
+    let dispatch = shared.dispatch_start_us.load(Ordering::Relaxed);
+    let now_us = shared.since_start_us(Instant::now());
+    let target_rate = if dispatch == u64::MAX || shared.stopping.load(Ordering::Relaxed) {
+        0.0
+    } else {
+        schedule.rate_at(now_us.saturating_sub(dispatch) as f64 / 1e6)
+    };
+    Snapshot {
+        elapsed: now_us as f64 / 1e6,
+        target_rate,
+        clients,
+        connected: shared.connected.load(Ordering::Relaxed),
+        ops_last_second,
+        completed: shared.completed.load(Ordering::Relaxed),
+        bytes_delivered: shared.bytes.load(Ordering::Relaxed),
+        messages,
+        files,
+        files_acked,
+        errors: shared.errors.lock().map(|e| e.clone()).unwrap_or_default(),
+        harness_errors: shared.harness.lock().map(|h| h.clone()).unwrap_or_default(),
+        latency,
+        lost: None,
+    }
+}
+
+/// Shows progress and publishes a snapshot once a second until the run stops; returns
+/// operations per second, and the last cumulative histograms.
+async fn show_progress(
+    shared: Arc<Shared>,
+    mode: Progress,
+    clients: u64,
+    observer: Arc<Observer>,
+    schedule: Schedule,
+) -> (Vec<u64>, Option<KindHistograms>) {
     let bar = (mode == Progress::Bar).then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.enable_steady_tick(Duration::from_millis(200));
         b
     });
     let mut timeline = Vec::new();
+    let mut prev = None;
     let (mut last_ops, mut last_bytes) = (0u64, 0u64);
+    // Ticks keep to whole seconds since the start even when a snapshot takes a while.
+    let mut tick = tokio::time::interval_at(
+        shared.start + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !shared.stopping.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tick.tick().await;
         let ops = shared.completed.load(Ordering::Relaxed);
         let bytes = shared.bytes.load(Ordering::Relaxed);
         let p99 = shared.sample.lock().map(|mut s| {
@@ -1066,6 +1191,10 @@ async fn show_progress(shared: Arc<Shared>, mode: Progress, clients: u64) -> Vec
         let harness: u64 = shared.harness.lock().map(|h| h.values().sum()).unwrap_or(0);
         let connected = shared.connected.load(Ordering::Relaxed);
         timeline.push(ops - last_ops);
+        observer.publish(
+            snapshot(&shared, clients, &schedule, &mut prev, ops - last_ops),
+            true,
+        );
         let line = format!(
             "clients {connected}/{clients} | {} ops/s | {:.2} MB/s | p99 {:.2} ms | errors {errors} | harness errors {harness}",
             ops - last_ops,
@@ -1084,5 +1213,5 @@ async fn show_progress(shared: Arc<Shared>, mode: Progress, clients: u64) -> Vec
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    timeline
+    (timeline, prev)
 }

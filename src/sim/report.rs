@@ -156,6 +156,9 @@ pub struct SimReport {
     /// shards).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The `--threshold`s judged on this report; one missed fails the run (exit 1).
+    #[serde(default)]
+    pub thresholds: Vec<super::threshold::Outcome>,
 }
 
 impl SimReport {
@@ -176,12 +179,19 @@ impl SimReport {
             || self.connect_failures > 0
     }
 
+    /// True when a `--threshold` was missed.
+    pub fn thresholds_failed(&self) -> bool {
+        self.thresholds.iter().any(|t| !t.passed)
+    }
+
     /// The conclusion: the simulator's own failures come first, since they make the
     /// target's counts unreliable (an embedded server out of descriptors loses clients).
+    /// A missed threshold fails the target like a loss does: it did not meet the bar the
+    /// operator set.
     pub fn verdict(&self) -> Verdict {
         if !self.harness_errors.is_empty() {
             Verdict::HarnessFailed
-        } else if self.failed() {
+        } else if self.failed() || self.thresholds_failed() {
             Verdict::TargetFailed
         } else {
             Verdict::Ok
@@ -341,6 +351,8 @@ impl SimReport {
     pub fn merge(reports: &[SimReport]) -> Result<SimReport, String> {
         let first = reports.first().ok_or("nothing to merge")?;
         let mut out = first.clone();
+        // Thresholds judged one shard do not hold for the sum; merge judges its own.
+        out.thresholds.clear();
         let mut hists: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
         for (k, l) in &first.latency {
             hists.insert(k.clone(), l.histogram()?);
@@ -462,10 +474,34 @@ impl SimReport {
                 .collect();
             let _ = writeln!(s, "harness errors (msrp-sim's own): {}", list.join(", "));
         }
+        if !self.thresholds.is_empty() {
+            let missed = self.thresholds.iter().filter(|t| !t.passed).count();
+            let _ = writeln!(
+                s,
+                "thresholds: {} of {} met{}",
+                self.thresholds.len() - missed,
+                self.thresholds.len(),
+                if missed > 0 { " — FAILED" } else { "" }
+            );
+            for t in &self.thresholds {
+                let _ = writeln!(
+                    s,
+                    "  {:<4}  {:<24} observed {}",
+                    if t.passed { "ok" } else { "FAIL" },
+                    t.threshold.expr,
+                    t.observed_text()
+                );
+            }
+        }
+        let verdict = match self.verdict() {
+            // The integrity line is about deliveries alone; thresholds have their own.
+            Verdict::TargetFailed if !self.failed() => Verdict::Ok,
+            v => v,
+        };
         let _ = write!(
             s,
             "integrity: {}",
-            match self.verdict() {
+            match verdict {
                 Verdict::Ok =>
                     "ok — every message and file delivered exactly once, in order, intact",
                 Verdict::TargetFailed => "FAILED",

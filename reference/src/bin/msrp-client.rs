@@ -405,9 +405,9 @@ impl Ui {
     async fn event(&mut self, event: Event) -> bool {
         match event {
             Event::Message { from, text } => {
-                println!("[{from}] {}", String::from_utf8_lossy(&text))
+                println!("[{from}] {}", msrp_reference::color::printable(&text))
             }
-            Event::List { text } => print!("{}", String::from_utf8_lossy(&text)),
+            Event::List { text } => print!("{}", msrp_reference::color::printable(&text)),
             Event::Error { text, .. } => {
                 println!("error: {}", escape_bytes(&text));
                 self.outcome.failed = true;

@@ -47,6 +47,9 @@ async fn main() -> anyhow::Result<()> {
             }),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(msrp_reference::color::enabled(
+            msrp_reference::color::Stream::Stderr,
+        ))
         .init();
 
     let config = ServerConfig {
