@@ -148,8 +148,8 @@ impl ConnLog {
             match self.out.decode(&mut self.out_buf) {
                 Ok(Some(Decoded::Login(name))) => self.push(
                     ">",
-                    format!("LOGIN \"{}\"", escape_bytes(&name.0)),
-                    Some(short_hex(&name.0)),
+                    format!("LOGIN \"{}\"", escape_bytes(name.as_bytes())),
+                    Some(short_hex(name.as_bytes())),
                 ),
                 Ok(Some(Decoded::Frame(f))) => {
                     let (line, hex) = self.frame_line(&f);

@@ -35,7 +35,7 @@ impl ScenarioRun<'_> {
                     let want = if left.len() == 1 {
                         format!(
                             "MSG name=\"{}\" text={}",
-                            Name(left[0]),
+                            Name::from_array(left[0]),
                             describe(m.text.as_ref())
                         )
                     } else {
@@ -51,7 +51,7 @@ impl ScenarioRun<'_> {
                     let Seen::Frame(Frame::Msg { name, text }) = &seen else {
                         return Err(StepError::mismatch(want, &seen));
                     };
-                    let Some(pos) = left.iter().position(|w| *w == name.0) else {
+                    let Some(pos) = left.iter().position(|w| w[..] == *name.as_bytes()) else {
                         return Err(StepError::mismatch(want, &seen).blame(self.msg_name_rule()));
                     };
                     if !matches(m.text.as_ref(), text) {
@@ -123,7 +123,7 @@ impl ScenarioRun<'_> {
 
     /// Checks a FILE header (and a relay body) against an expectation.
     pub(super) fn check_file(&self, f: &FileIn, seen: &Seen) -> StepResult {
-        let from = Name(self.wire(&f.from)?);
+        let from = Name::from_array(self.wire(&f.from)?);
         let mut want = format!(
             "FILE name=\"{from}\" filename={}",
             describe(f.name.as_ref())

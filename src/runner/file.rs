@@ -99,7 +99,7 @@ impl ScenarioRun<'_> {
         fragment: usize,
     ) -> StepResult {
         let header = Frame::File(FileHeader {
-            name: Name(self.wire(&f.to)?),
+            name: Name::from_array(self.wire(&f.to)?),
             filename: Bytes::copy_from_slice(f.name.as_bytes()),
             size: f.size,
             port: 0,
@@ -145,7 +145,7 @@ impl ScenarioRun<'_> {
             .port();
         self.ctx.mask_port(u32::from(port));
         let header = Frame::File(FileHeader {
-            name: Name(self.wire(&f.to)?),
+            name: Name::from_array(self.wire(&f.to)?),
             filename: Bytes::copy_from_slice(f.name.as_bytes()),
             size: f.size,
             port: u32::from(port),

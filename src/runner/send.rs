@@ -22,12 +22,12 @@ impl ScenarioRun<'_> {
     fn send_bytes(&self, s: &SendStep) -> Result<Vec<u8>, StepError> {
         let frame = if let Some(m) = &s.msg {
             Frame::Msg {
-                name: Name(self.wire(&m.to)?),
+                name: Name::from_array(self.wire(&m.to)?),
                 text: Bytes::from(text_bytes(&m.text)),
             }
         } else if let Some(f) = &s.file {
             let header = Frame::File(FileHeader {
-                name: Name(self.wire(&f.to)?),
+                name: Name::from_array(self.wire(&f.to)?),
                 filename: Bytes::copy_from_slice(f.name.as_bytes()),
                 size: f.size,
                 port: f.port,

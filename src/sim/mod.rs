@@ -230,7 +230,7 @@ pub fn client_name(i: u32) -> Name {
         *b = NAME_CHARS[v % 62];
         v /= 62;
     }
-    Name(n)
+    Name::from_array(n)
 }
 
 /// What a client is asked to do, and when it should have happened.
@@ -659,7 +659,7 @@ async fn wait_all_listed(client: &mut Client, names: &[Name]) -> Option<HashSet<
                 let found: HashSet<Name> = names
                     .iter()
                     .copied()
-                    .filter(|n| listed.contains(&n.0[..]))
+                    .filter(|n| listed.contains(&n.as_bytes()))
                     .collect();
                 let all = found.len() == names.len();
                 seen = Some(found);
