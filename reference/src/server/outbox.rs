@@ -123,6 +123,7 @@ pub fn outbox(
             state,
             kill,
             keep_open_on_short_body,
+            one_write_per_frame: false,
         },
     )
 }
@@ -135,9 +136,18 @@ pub struct OutboxWriter {
     kill: CancellationToken,
     /// Fault injection (FILE-9 broken): carry on after a relay whose sender vanished.
     keep_open_on_short_body: bool,
+    /// Never gather queued frames into one write: in the legacy dialect a receiver takes one
+    /// read for one frame (LEG-12).
+    one_write_per_frame: bool,
 }
 
 impl OutboxWriter {
+    /// Writes each queued frame with its own write (LEG-12) instead of gathering them.
+    pub fn one_write_per_frame(mut self) -> Self {
+        self.one_write_per_frame = true;
+        self
+    }
+
     /// Writes queued items until Close, a write error, a truncated relay, or the kill token.
     pub async fn run(mut self, mut socket: OwnedWriteHalf) {
         let kill = self.kill.clone();
@@ -171,7 +181,7 @@ impl OutboxWriter {
                 Outgoing::Frame(frame) => {
                     batch.extend_from_slice(&frame);
                     // Gather what else is already queued into the same write.
-                    while batch.len() < WRITE_BATCH {
+                    while !self.one_write_per_frame && batch.len() < WRITE_BATCH {
                         match self.rx.try_recv() {
                             Ok(Outgoing::Frame(f)) => batch.extend_from_slice(&f),
                             Ok(other) => {
