@@ -19,6 +19,7 @@ use msrp::scenario::{load_all, ScenarioFile};
 use msrp::snapshot::{diff, Snapshots};
 use msrp::verdict::{Outcome, Totals, Verdict};
 use msrp_reference::server::ServerConfig;
+use msrp_reference::Profile;
 
 /// Conformance harness for MSRP servers (strict profile). With no --target, each scenario
 /// runs against its own embedded reference server.
@@ -86,6 +87,14 @@ struct Args {
     /// A transcript that differs from its snapshot fails the scenario.
     #[arg(long, requires = "snapshots")]
     strict_transcript: bool,
+    /// The dialect the target is judged through: strict (SPEC.md) or legacy (the circulating
+    /// dialect, SPEC.md "Legacy profile"). Scenarios for the other profile alone are left out.
+    #[arg(long, value_enum, default_value_t = Profile::Strict)]
+    profile: Profile,
+    /// Legacy profile: seconds of quiet that end a frame the target wrote, and the pause
+    /// after each frame written (LEG-2, LEG-12).
+    #[arg(long, default_value_t = 0.04, value_name = "SECONDS")]
+    legacy_gap: f64,
     /// A setting of the foreign target some scenarios depend on, e.g. max-clients=3,
     /// handshake-timeout=10, max-text=65535 (the reference default is assumed for max-text).
     #[arg(long, value_name = "KEY=VALUE")]
@@ -148,7 +157,16 @@ fn main() -> ExitCode {
     for e in &load_errors {
         eprintln!("error: {e}");
     }
-    let scenarios: Vec<_> = all.into_iter().filter(|s| selection.selects(s)).collect();
+    if !(args.legacy_gap.is_finite() && args.legacy_gap > 0.0 && args.legacy_gap <= 5.0) {
+        return usage_error(format!(
+            "--legacy-gap {}: give seconds in (0, 5]",
+            args.legacy_gap
+        ));
+    }
+    let scenarios: Vec<_> = all
+        .into_iter()
+        .filter(|s| s.applies_to(args.profile) && selection.selects(s))
+        .collect();
 
     if args.coverage {
         let mut uncovered = Vec::new();
@@ -227,7 +245,10 @@ fn main() -> ExitCode {
             .jobs
             .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()));
         let target = Target::Embedded {
-            base: ServerConfig::default(),
+            base: ServerConfig {
+                profile: args.profile,
+                ..ServerConfig::default()
+            },
             jobs,
         };
         targets.push(("embedded reference server".to_string(), target));
@@ -235,6 +256,8 @@ fn main() -> ExitCode {
     let opts = RunOptions {
         timeout: Duration::from_secs_f64(args.timeout),
         strict: args.strict,
+        profile: args.profile,
+        legacy_gap: Duration::from_secs_f64(args.legacy_gap),
     };
     for dir in [&args.pcap_dir, &args.transcript_dir, &args.html]
         .into_iter()

@@ -401,9 +401,10 @@ impl LegacyDecoder {
             }
             OP_ACK => {
                 if rest.len() > MAX_FILENAME {
+                    // The same limit and close as the strict profile's ACK (DEC-4).
                     return Err(err(
                         Reason::Malformed,
-                        "LEG-6",
+                        "DEC-4",
                         format!(
                             "ACK filename of {} bytes is longer than {MAX_FILENAME}",
                             rest.len()
@@ -541,8 +542,10 @@ impl LegacyDecoder {
             }
         };
         if header.is_relay() {
+            // The block's length is known: with its header's 0x00 seen, wait for the rest
+            // of it whatever the gaps (LEG-8: the receiver reads the block whole).
             if buf.len() < READ_SIZE {
-                if !unit_ended {
+                if !unit_ended || header_end < buf.len() {
                     return Ok(None);
                 }
                 let len = buf.len();

@@ -26,6 +26,11 @@ use crate::decode::{DecodeError, Decoded, Limits};
 use crate::frame::{escape_bytes, FileHeader, Frame, Name, Reason};
 use crate::profile::legacy::{closes_connection, encode_server, LegacyDecoder};
 
+/// Least time between two writes to one client: a receiver of the dialect frames by read,
+/// so frames queued back to back (say, behind a relayed body) are written apart (LEG-12).
+/// Longer than the harness's default quiet gap (40 ms) with room for scheduling delays.
+const WRITE_GAP: Duration = Duration::from_millis(100);
+
 /// Largest read; a frame of the dialect fits in 2048 bytes (LEG-2), bodies stream faster in
 /// larger reads.
 const READ_CHUNK: usize = 64 * 1024;
@@ -47,7 +52,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
     let (rd, wr) = stream.into_split();
     let kill = shared.shutdown.child_token();
     let (outbox, writer) = outbox(shared.config.outbox_budget, kill.clone(), false);
-    let writer = tokio::spawn(writer.one_write_per_frame().run(wr));
+    let writer = tokio::spawn(writer.one_write_per_frame(WRITE_GAP).run(wr));
     let limits = Limits {
         max_text: shared.config.max_text,
         ..Limits::default()
