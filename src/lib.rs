@@ -6,6 +6,7 @@
 //! - [`report`]: human, JSON and JUnit output.
 
 pub mod check;
+pub mod dialect;
 pub mod pcap;
 pub mod record;
 pub mod report;

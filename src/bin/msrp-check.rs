@@ -282,6 +282,7 @@ fn main() -> ExitCode {
     let several = targets.len() > 1;
     let mut out = anstream::stdout();
     let mut runs: Vec<TargetRun> = Vec::new();
+    let mut dialect_notes = Vec::new();
     for (i, (name, target)) in targets.iter().enumerate() {
         // With several targets, each keeps its artifacts in its own subfolder.
         let sub = |d: &Option<PathBuf>| {
@@ -305,6 +306,19 @@ fn main() -> ExitCode {
                 "msrp-check: {} scenarios against {name}",
                 scenarios.len()
             );
+        }
+        if let (Profile::Strict, Target::Remote { addr, .. }) = (args.profile, target) {
+            if rt.block_on(msrp::dialect::probe_legacy(*addr, b"~dlc", opts.timeout)) {
+                // Said once, at the top, and the run goes on (clarifications: not mute).
+                if human {
+                    let _ = writeln!(out, "note: {}", msrp::dialect::LEGACY_NOTE);
+                }
+                dialect_notes.push(msrp::dialect::DialectNote {
+                    target: name.clone(),
+                    dialect: "legacy",
+                    note: msrp::dialect::LEGACY_NOTE,
+                });
+            }
         }
         let artifacts = Artifacts {
             pcap_dir: pcap_dir.clone(),
@@ -415,6 +429,7 @@ fn main() -> ExitCode {
             let report = JsonReport {
                 targets: per_target.iter().map(|(n, _)| n.as_str()).collect(),
                 totals,
+                dialect_notes: dialect_notes.clone(),
                 outcomes: per_target
                     .iter()
                     .flat_map(|(n, os)| {
