@@ -1022,6 +1022,8 @@ async fn read_events(
             Event::Error { reason, .. } => {
                 shared.error(reason.map_or("invalid-error-text", Reason::as_str))
             }
+            // The simulator speaks the strict profile, whose reader never yields it.
+            Event::Invalid { .. } => shared.error("invalid-frame"),
             Event::Closed { .. } => {
                 if !shared.stopping.load(Ordering::Relaxed) {
                     shared.error("connection-closed-by-server");
