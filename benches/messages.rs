@@ -19,7 +19,7 @@ const BATCH: usize = 64;
 const WINDOW: u64 = 2_000;
 
 fn name(i: usize) -> Name {
-    Name(format!("m{i:03}").into_bytes().try_into().expect("4 bytes"))
+    Name::from_array(format!("m{i:03}").into_bytes().try_into().expect("4 bytes"))
 }
 
 fn main() {

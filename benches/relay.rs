@@ -154,7 +154,7 @@ async fn via_msrp(addr: SocketAddr, total: u64) -> Duration {
     // Make sure the recipient is registered before the header names it.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let header = Frame::File(FileHeader {
-        name: Name(*b"recv"),
+        name: Name::from_array(*b"recv"),
         filename: bytes::Bytes::from_static(b"bench.bin"),
         size: total,
         port: 0,

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod client_mode;
+pub mod dialect;
 pub mod pcap;
 pub mod record;
 pub mod report;

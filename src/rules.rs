@@ -52,6 +52,24 @@ const fn r(id: &'static str, level: Level, statement: &'static str) -> Rule {
     }
 }
 
+/// The rules of the legacy profile (`legacy-profile.md`, SPEC.md "Legacy profile"), which
+/// replace some strict rules when a target is judged through the circulating dialect.
+pub const LEGACY_RULES: &[Rule] = &[
+    r("LEG-1", Must, "The client's first write is its name: 1 to 4 bytes in 0x21..=0x7E, nothing else."),
+    r("LEG-2", Must, "Every other client frame is one write: opcode, ASCII fields separated by one space, no terminator; it fits one 2048-byte read."),
+    r("LEG-3", Should, "Two frames that reach a receiver in one read are both honoured."),
+    r("LEG-4", Must, "MSG is 0x0001 TO, one space, TEXT (the rest of the write)."),
+    r("LEG-5", Must, "FILE is 0x0002 TO FILENAME SIZE [PORT IP], decimal ASCII numbers, no space in a filename."),
+    r("LEG-6", Must, "LIST is 0x0003 alone; ACK is 0x0004 FILENAME, with or without a trailing 0x00."),
+    r("LEG-7", Must, "A forwarded message has no opcode: [FROM]: TEXT."),
+    r("LEG-8", Must, "A forwarded FILE is 0x0002 and the header as written; a relay header fills a 2048-byte block (header, 0x00, padding) before the body."),
+    r("LEG-9", Must, "A LIST reply is the bare text \"Lista de clientes:\\n\" and its \"Cliente i: name\\n\" lines."),
+    r("LEG-10", Must, "An error is a bare human-readable text, one write (an opcode-5 frame is accepted too)."),
+    r("LEG-11", Must, "An ACK is forwarded to the sender as 0x0004 FILENAME."),
+    r("LEG-12", Must, "Server frames are one write each; a receiver reads one as the bytes that arrive together."),
+    r("LEG-13", Must, "An unknown opcode gets an error text and the connection stays usable."),
+];
+
 /// Every rule of the strict profile, in SPEC.md order.
 pub const RULES: &[Rule] = &[
     r("ENC-1", Must, "Integers are unsigned big-endian; the opcode is 2 bytes."),
@@ -113,7 +131,7 @@ pub fn is_client_duty(id: &str) -> bool {
 
 /// Looks a rule up by ID.
 pub fn rule(id: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.id == id)
+    RULES.iter().chain(LEGACY_RULES).find(|r| r.id == id)
 }
 
 /// A project decision of SPEC.md §4: this project's reading of a point the profile leaves

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use bytes::BytesMut;
 use msrp_reference::decode::{Decoded, Decoder, Limits};
 use msrp_reference::frame::{escape_bytes, Frame};
+use msrp_reference::profile::legacy::{self, LegacyDecoder};
 use sha2::Digest;
 
 use crate::runner::conn::{describe_frame, short_hex, Seen};
@@ -22,12 +23,22 @@ use crate::verdict::Outcome;
 /// Shared by a run's connections: the step being executed and the P2P ports to mask.
 #[derive(Debug, Clone, Default)]
 pub struct RunContext {
+    /// Legacy profile: bytes are decoded and shown in the dialect (`legacy-profile.md`).
+    legacy: bool,
     step: Arc<AtomicUsize>,
     masked_ports: Arc<Mutex<BTreeSet<u32>>>,
     next_conn: Arc<AtomicUsize>,
 }
 
 impl RunContext {
+    /// A context for a run in `profile`.
+    pub fn for_profile(profile: msrp_reference::Profile) -> RunContext {
+        RunContext {
+            legacy: profile == msrp_reference::Profile::Legacy,
+            ..RunContext::default()
+        }
+    }
+
     pub fn set_step(&self, step: usize) {
         self.step.store(step, Ordering::Relaxed);
     }
@@ -78,6 +89,8 @@ pub struct ConnLog {
     pub phase: u8,
     seq: usize,
     out: Decoder,
+    /// Legacy profile: what the harness writes, decoded write by write (LEG-2).
+    out_legacy: Option<LegacyDecoder>,
     out_buf: BytesMut,
     out_broken: bool,
     out_body: Option<BodyTally>,
@@ -95,6 +108,12 @@ impl ConnLog {
             out: Decoder::client_to_server(Limits {
                 max_text: 16 << 20,
                 max_server_text: 16 << 20,
+            }),
+            out_legacy: ctx.legacy.then(|| {
+                LegacyDecoder::client_to_server(Limits {
+                    max_text: 16 << 20,
+                    max_server_text: 16 << 20,
+                })
             }),
             out_buf: BytesMut::new(),
             out_broken: false,
@@ -117,8 +136,12 @@ impl ConnLog {
         self.seq += 1;
     }
 
-    /// A frame line with P2P ports the harness chose masked.
-    fn frame_line(&self, f: &Frame) -> (String, String) {
+    /// A frame line with P2P ports the harness chose masked; `outgoing` for frames the
+    /// harness wrote (their legacy encoding differs from a server's).
+    fn frame_line(&self, f: &Frame, outgoing: bool) -> (String, String) {
+        if self.ctx.legacy {
+            return self.legacy_frame_line(f, outgoing);
+        }
         let bytes = f.to_bytes();
         if let Frame::File(h) = f {
             if h.port != 0 && self.ctx.masked(h.port) {
@@ -128,6 +151,35 @@ impl ConnLog {
                 hex.push_str(" pp pp pp pp ");
                 hex.push_str(&short_hex(&bytes[at + 4..]));
                 return (line, hex);
+            }
+        }
+        (describe_frame(f), short_hex(&bytes))
+    }
+
+    /// The legacy dialect's bytes of a frame, with a P2P port the harness chose masked (its
+    /// decimal digits vary from run to run).
+    fn legacy_frame_line(&self, f: &Frame, outgoing: bool) -> (String, String) {
+        let encoded = if outgoing {
+            legacy::encode_client(f)
+        } else {
+            legacy::encode_server(f)
+        };
+        let bytes = encoded
+            .map(|b| b.to_vec())
+            .unwrap_or_else(|_| f.to_bytes().to_vec());
+        if let Frame::File(h) = f {
+            if h.port != 0 && self.ctx.masked(h.port) {
+                let line = describe_frame(f).replace(&format!("port={}", h.port), "port=<p2p>");
+                let at = 2 + h.name.len() + 1 + h.filename.len() + 1 + h.size.to_string().len() + 1;
+                let digits = h.port.to_string().len();
+                if bytes.len() >= at + digits {
+                    let hex = format!(
+                        "{} <port> {}",
+                        short_hex(&bytes[..at]),
+                        short_hex(&bytes[at + digits..])
+                    );
+                    return (line, hex);
+                }
             }
         }
         (describe_frame(f), short_hex(&bytes))
@@ -145,14 +197,19 @@ impl ConnLog {
         }
         self.out_buf.extend_from_slice(bytes);
         loop {
-            match self.out.decode(&mut self.out_buf) {
+            // Legacy: each write is one unit (LEG-2).
+            let decoded = match self.out_legacy.as_mut() {
+                Some(d) => d.decode(&mut self.out_buf, true),
+                None => self.out.decode(&mut self.out_buf),
+            };
+            match decoded {
                 Ok(Some(Decoded::Login(name))) => self.push(
                     ">",
-                    format!("LOGIN \"{}\"", escape_bytes(&name.0)),
-                    Some(short_hex(&name.0)),
+                    format!("LOGIN \"{}\"", escape_bytes(name.as_bytes())),
+                    Some(short_hex(name.as_bytes())),
                 ),
                 Ok(Some(Decoded::Frame(f))) => {
-                    let (line, hex) = self.frame_line(&f);
+                    let (line, hex) = self.frame_line(&f, true);
                     self.push(">", line, Some(hex));
                     if let Frame::File(h) = &f {
                         if h.is_relay() && h.size > 0 {
@@ -211,7 +268,7 @@ impl ConnLog {
     pub fn received(&mut self, seen: &Seen) {
         match seen {
             Seen::Frame(f) => {
-                let (line, hex) = self.frame_line(f);
+                let (line, hex) = self.frame_line(f, false);
                 self.push("<", line, Some(hex));
             }
             Seen::Relay {
@@ -220,7 +277,7 @@ impl ConnLog {
                 sha256,
                 cut,
             } => {
-                let (line, hex) = self.frame_line(&Frame::File(header.clone()));
+                let (line, hex) = self.frame_line(&Frame::File(header.clone()), false);
                 self.push("<", line, Some(hex));
                 let mut body = format!("body {received} bytes sha256={}", hex::encode(sha256));
                 if let Some(c) = cut {
@@ -295,6 +352,16 @@ fn step_summary(step: &Step) -> String {
 /// Renders a run's transcript. `entries` come from every connection's [`ConnLog`]; steps
 /// are 1-based, step `steps+1` is the end of the run.
 pub fn render(sc: &Scenario, outcome: &Outcome, mut entries: Vec<Entry>) -> String {
+    render_in(sc, outcome, std::mem::take(&mut entries), false)
+}
+
+/// [`render`] for a run in the legacy profile when `entries_legacy` (the header says so).
+pub fn render_in(
+    sc: &Scenario,
+    outcome: &Outcome,
+    mut entries: Vec<Entry>,
+    entries_legacy: bool,
+) -> String {
     entries.sort_by_key(|e| (e.step, e.phase, e.conn, e.seq));
     let width = entries
         .iter()
@@ -305,6 +372,9 @@ pub fn render(sc: &Scenario, outcome: &Outcome, mut entries: Vec<Entry>) -> Stri
     let mut out = String::new();
     let _ = writeln!(out, "scenario {}: {}", sc.file.id, sc.file.title);
     let _ = writeln!(out, "rules: {}", sc.file.rules.join(", "));
+    if entries_legacy {
+        let _ = writeln!(out, "profile: legacy");
+    }
     let mut current = 0;
     let steps = sc.file.steps.len();
     for e in &entries {

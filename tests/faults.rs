@@ -40,6 +40,7 @@ async fn the_suite_names_the_rule_each_faulty_server_breaks() {
     let opts = RunOptions {
         timeout: std::time::Duration::from_millis(500),
         strict: false,
+        ..RunOptions::default()
     };
     let mut missed = Vec::new();
     for &(fault, rule) in FAULTS {
@@ -99,6 +100,7 @@ async fn other_readings_of_the_decisions_are_warnings_that_name_them() {
     let mut opts = RunOptions {
         timeout: std::time::Duration::from_millis(500),
         strict: false,
+        ..RunOptions::default()
     };
     let results = run_all(scenarios.clone(), &target, &opts, |_| {}).await;
     let outcomes: Vec<_> = results.into_iter().map(|r| r.outcome).collect();

@@ -89,6 +89,7 @@ async fn every_scenario_ends_with_a_verdict_whatever_the_target_does() {
     let opts = RunOptions {
         timeout: Duration::from_millis(300),
         strict: false,
+        ..RunOptions::default()
     };
     let before = status_mib("VmRSS:");
     let mut runs = Vec::new();

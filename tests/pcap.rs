@@ -163,7 +163,7 @@ fn codec_frames(bytes: &[u8], to_server: bool) -> (Vec<String>, Vec<String>) {
         };
         kinds.push(kind.to_string());
         if let Some(n) = name {
-            names.push(comparable_name(&String::from_utf8_lossy(&n.0)));
+            names.push(comparable_name(&String::from_utf8_lossy(n.as_bytes())));
         }
     }
     (kinds, names)

@@ -151,7 +151,7 @@ impl Decoder {
                 if buf.len() < 4 {
                     return Ok(None);
                 }
-                let name = Name([buf[0], buf[1], buf[2], buf[3]]);
+                let name = Name::from_array([buf[0], buf[1], buf[2], buf[3]]);
                 buf.advance(4);
                 self.state = State::Frames;
                 Ok(Some(Decoded::Login(name)))
@@ -379,6 +379,6 @@ impl Cursor {
 
     fn name(&mut self, buf: &[u8]) -> Option<Name> {
         self.take(buf, 4)
-            .map(|b| Name(b.try_into().expect("4 bytes")))
+            .map(|b| Name::from_array(b.try_into().expect("4 bytes")))
     }
 }

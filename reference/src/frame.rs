@@ -24,40 +24,88 @@ pub const MAX_FILENAME: usize = 255;
 /// Longest textual address a FILE header may carry (FILE-1).
 pub const MAX_IP: usize = 45;
 
-/// A 4-byte client name as it appears on the wire; validity is checked by [`Name::is_valid`]
-/// because a frame may legitimately *address* an invalid name (it is simply unknown).
+/// A client name as it appears on the wire: 4 bytes in the strict profile (NAME-1), 1 to 4
+/// bytes in the legacy profile (LEG-1). Validity is checked by [`Name::is_valid`] (strict) or
+/// [`Name::is_valid_legacy`] because a frame may legitimately *address* an invalid name (it is
+/// simply unknown).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Name(pub [u8; 4]);
+pub struct Name {
+    /// The name's bytes, zero after `len` so that equality and hashing see only the name.
+    bytes: [u8; 4],
+    /// 1..=4.
+    len: u8,
+}
 
 impl Name {
-    /// A valid login name: exactly 4 bytes in `0x21..=0x7E` (NAME-1).
-    pub fn is_valid(&self) -> bool {
-        self.0.iter().all(|b| (0x21..=0x7e).contains(b))
+    /// A 4-byte name (the strict profile's only shape).
+    pub const fn from_array(bytes: [u8; 4]) -> Name {
+        Name { bytes, len: 4 }
     }
 
-    /// Parses a user-typed name, requiring it to be a valid login name.
+    /// A name of 1 to 4 bytes; `None` for an empty or longer slice.
+    pub fn from_slice(slice: &[u8]) -> Option<Name> {
+        if slice.is_empty() || slice.len() > 4 {
+            return None;
+        }
+        let mut bytes = [0u8; 4];
+        bytes[..slice.len()].copy_from_slice(slice);
+        Some(Name {
+            bytes,
+            len: slice.len() as u8,
+        })
+    }
+
+    /// A valid login name in the strict profile: exactly 4 bytes in `0x21..=0x7E` (NAME-1).
+    pub fn is_valid(&self) -> bool {
+        self.len == 4 && self.is_valid_legacy()
+    }
+
+    /// A valid login name in the legacy profile: 1 to 4 bytes in `0x21..=0x7E` (LEG-1).
+    pub fn is_valid_legacy(&self) -> bool {
+        self.as_bytes().iter().all(|b| (0x21..=0x7e).contains(b))
+    }
+
+    /// Parses a user-typed name, requiring it to be a valid strict login name (NAME-1).
     pub fn parse(s: &str) -> Result<Name, NameError> {
-        let bytes: [u8; 4] = s
-            .as_bytes()
-            .try_into()
-            .map_err(|_| NameError(s.escape_debug().to_string()))?;
-        let name = Name(bytes);
-        if name.is_valid() {
-            Ok(name)
-        } else {
-            Err(NameError(s.escape_debug().to_string()))
+        match Name::from_slice(s.as_bytes()) {
+            Some(name) if name.is_valid() => Ok(name),
+            _ => Err(NameError(s.escape_debug().to_string())),
         }
     }
 
-    /// The raw bytes.
-    pub fn as_bytes(&self) -> &[u8; 4] {
-        &self.0
+    /// Parses a user-typed name, requiring it to be a valid legacy login name (LEG-1).
+    pub fn parse_legacy(s: &str) -> Result<Name, NameError> {
+        match Name::from_slice(s.as_bytes()) {
+            Some(name) if name.is_valid_legacy() => Ok(name),
+            _ => Err(NameError(s.escape_debug().to_string())),
+        }
+    }
+
+    /// The name's bytes (4 of them for every strict name).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// Number of bytes, 1..=4.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Always false: a name has at least one byte (for clippy's `len_without_is_empty`).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
-/// A string that is not a valid 4-byte MSRP name.
+impl From<[u8; 4]> for Name {
+    fn from(bytes: [u8; 4]) -> Name {
+        Name::from_array(bytes)
+    }
+}
+
+/// A string that is not a valid MSRP name.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("invalid name \"{0}\": a name is exactly 4 printable ASCII bytes without spaces (NAME-1)")]
+#[error("invalid name \"{0}\": a name is exactly 4 printable ASCII bytes without spaces (NAME-1; 1 to 4 in the legacy profile, LEG-1)")]
 pub struct NameError(pub String);
 
 impl std::str::FromStr for Name {
@@ -70,7 +118,7 @@ impl std::str::FromStr for Name {
 impl fmt::Display for Name {
     /// Printable bytes as they are, others as `\xNN`, so hostile names cannot hide.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&escape_bytes(&self.0))
+        f.write_str(&escape_bytes(self.as_bytes()))
     }
 }
 
@@ -140,8 +188,8 @@ impl Frame {
     /// Number of bytes [`Frame::encode`] writes.
     pub fn encoded_len(&self) -> usize {
         2 + match self {
-            Frame::Msg { text, .. } => 4 + text.len() + 1,
-            Frame::File(h) => 4 + h.filename.len() + 1 + 8 + 4 + h.ip.len() + 1,
+            Frame::Msg { name, text } => name.len() + text.len() + 1,
+            Frame::File(h) => h.name.len() + h.filename.len() + 1 + 8 + 4 + h.ip.len() + 1,
             Frame::ListRequest => 0,
             Frame::ListReply { text } | Frame::Error { text } => text.len() + 1,
             Frame::Ack { filename } => filename.len() + 1,
@@ -155,11 +203,11 @@ impl Frame {
         dst.put_u16(self.opcode());
         match self {
             Frame::Msg { name, text } => {
-                dst.put_slice(&name.0);
+                dst.put_slice(name.as_bytes());
                 put_cstring(dst, text);
             }
             Frame::File(h) => {
-                dst.put_slice(&h.name.0);
+                dst.put_slice(h.name.as_bytes());
                 put_cstring(dst, &h.filename);
                 dst.put_u64(h.size);
                 dst.put_u32(h.port);

@@ -46,7 +46,7 @@ pub fn check_decoder(data: &[u8]) -> (usize, Option<crate::decode::DecodeError>)
                     assert!(used > 0, "an item must consume input: {item:?}");
                     let source = &stream[consumed..consumed + used];
                     match &item {
-                        Decoded::Login(name) => assert_eq!(&name.0[..], source),
+                        Decoded::Login(name) => assert_eq!(name.as_bytes(), source),
                         Decoded::Frame(frame) => {
                             assert_eq!(&frame.to_bytes()[..], source, "{frame:?}")
                         }

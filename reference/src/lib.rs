@@ -3,6 +3,8 @@
 //! - [`frame`] and [`decode`]: the sans-IO codec shared by every tool of the project.
 //! - [`codec`]: the same codec as `tokio_util` `Decoder`/`Encoder`.
 //! - [`connection`]: a socket plus its buffers, reading [`decode::Decoded`] items.
+//! - [`profile`]: the strict and legacy profiles; [`profile::legacy`] is the legacy dialect's
+//!   codec (`legacy-profile.md`).
 //! - [`server`]: the reference server, embeddable (bind to port 0, learn the address, stop).
 //! - [`client`]: the reference client library.
 
@@ -14,7 +16,9 @@ pub mod decode;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod profile;
 pub mod server;
 
 pub use decode::{DecodeError, Decoded, Decoder, Direction, Limits};
 pub use frame::{FileHeader, Frame, Name, Reason};
+pub use profile::Profile;

@@ -114,7 +114,7 @@ fn client(addr: &str, dir: &Path) -> Proc {
 
 fn file(name: &[u8], size: u64, port: u32) -> Vec<u8> {
     Frame::File(FileHeader {
-        name: Name(*b"evil"),
+        name: Name::from_array(*b"evil"),
         filename: Bytes::copy_from_slice(name),
         size,
         port,
@@ -311,7 +311,7 @@ fn a_flood_of_frames_is_shown_and_the_client_stays_usable() {
     for i in 0..50_000 {
         wire.extend_from_slice(
             &Frame::Msg {
-                name: Name(*b"evil"),
+                name: Name::from_array(*b"evil"),
                 text: Bytes::from(format!("spam {i}")),
             }
             .to_bytes(),

@@ -365,7 +365,7 @@ fn tokio_codec_reports_truncation_at_eof() {
 // ---- properties ----
 
 fn arb_name() -> impl Strategy<Value = Name> {
-    proptest::array::uniform4(0x21u8..=0x7e).prop_map(Name)
+    proptest::array::uniform4(0x21u8..=0x7e).prop_map(Name::from_array)
 }
 
 fn arb_text(max: usize) -> impl Strategy<Value = Bytes> {

@@ -19,6 +19,7 @@ use msrp::scenario::{load_all, ScenarioFile};
 use msrp::snapshot::{diff, Snapshots};
 use msrp::verdict::{Outcome, Totals, Verdict};
 use msrp_reference::server::ServerConfig;
+use msrp_reference::Profile;
 
 /// Conformance harness for MSRP servers (strict profile). With no --target, each scenario
 /// runs against its own embedded reference server.
@@ -86,6 +87,15 @@ struct Args {
     /// A transcript that differs from its snapshot fails the scenario.
     #[arg(long, requires = "snapshots")]
     strict_transcript: bool,
+    /// The dialect the target (or, with --client, the client) is judged through: strict
+    /// (SPEC.md) or legacy (the circulating dialect, SPEC.md "Legacy profile"; server targets
+    /// only so far). Scenarios for the other profile alone are left out.
+    #[arg(long, value_enum, default_value_t = Profile::Strict)]
+    profile: Profile,
+    /// Legacy profile: seconds of quiet that end a frame the target wrote, and the pause
+    /// after each frame written (LEG-2, LEG-12).
+    #[arg(long, default_value_t = 0.04, value_name = "SECONDS")]
+    legacy_gap: f64,
     /// A setting of the foreign target some scenarios depend on, e.g. max-clients=3,
     /// handshake-timeout=10, max-text=65535 (the reference default is assumed for max-text).
     #[arg(long, value_name = "KEY=VALUE")]
@@ -99,9 +109,6 @@ struct Args {
     /// what it receives (default: the built-in one for msrp-client, drivers/msrp-client.yaml).
     #[arg(long, value_name = "FILE", requires = "client")]
     driver: Option<PathBuf>,
-    /// Protocol profile (client mode: strict, the only one it has so far).
-    #[arg(long, default_value = "strict")]
-    profile: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,7 +170,16 @@ fn main() -> ExitCode {
     for e in &load_errors {
         eprintln!("error: {e}");
     }
-    let scenarios: Vec<_> = all.into_iter().filter(|s| selection.selects(s)).collect();
+    if !(args.legacy_gap.is_finite() && args.legacy_gap > 0.0 && args.legacy_gap <= 5.0) {
+        return usage_error(format!(
+            "--legacy-gap {}: give seconds in (0, 5]",
+            args.legacy_gap
+        ));
+    }
+    let scenarios: Vec<_> = all
+        .into_iter()
+        .filter(|s| s.applies_to(args.profile) && selection.selects(s))
+        .collect();
 
     if args.coverage {
         let mut uncovered = Vec::new();
@@ -242,7 +258,10 @@ fn main() -> ExitCode {
             .jobs
             .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()));
         let target = Target::Embedded {
-            base: ServerConfig::default(),
+            base: ServerConfig {
+                profile: args.profile,
+                ..ServerConfig::default()
+            },
             jobs,
         };
         targets.push(("embedded reference server".to_string(), target));
@@ -250,6 +269,8 @@ fn main() -> ExitCode {
     let opts = RunOptions {
         timeout: Duration::from_secs_f64(args.timeout),
         strict: args.strict,
+        profile: args.profile,
+        legacy_gap: Duration::from_secs_f64(args.legacy_gap),
     };
     for dir in [&args.pcap_dir, &args.transcript_dir, &args.html]
         .into_iter()
@@ -283,6 +304,7 @@ fn main() -> ExitCode {
         },
     );
     let mut runs: Vec<TargetRun> = Vec::new();
+    let mut dialect_notes = Vec::new();
     for (i, (name, target)) in targets.iter().enumerate() {
         // With several targets, each keeps its artifacts in its own subfolder.
         let sub = |d: &Option<PathBuf>| {
@@ -306,6 +328,19 @@ fn main() -> ExitCode {
                 "msrp-check: {} scenarios against {name}",
                 scenarios.len()
             );
+        }
+        if let (Profile::Strict, Target::Remote { addr, .. }) = (args.profile, target) {
+            if rt.block_on(msrp::dialect::probe_legacy(*addr, b"~dlc", opts.timeout)) {
+                // Said once, at the top, and the run goes on (clarifications: not mute).
+                if human {
+                    let _ = writeln!(out, "note: {}", msrp::dialect::LEGACY_NOTE);
+                }
+                dialect_notes.push(msrp::dialect::DialectNote {
+                    target: name.clone(),
+                    dialect: "legacy",
+                    note: msrp::dialect::LEGACY_NOTE,
+                });
+            }
         }
         let artifacts = Artifacts {
             pcap_dir: pcap_dir.clone(),
@@ -416,6 +451,7 @@ fn main() -> ExitCode {
             let report = JsonReport {
                 targets: per_target.iter().map(|(n, _)| n.as_str()).collect(),
                 totals,
+                dialect_notes: dialect_notes.clone(),
                 outcomes: per_target
                     .iter()
                     .flat_map(|(n, os)| {
@@ -508,7 +544,7 @@ fn client_mode(args: &Args, command: &str, selection: Selection) -> ExitCode {
     let cli = msrp::client_mode::cli::ClientCli {
         command: command.to_string(),
         driver: args.driver.clone(),
-        profile: args.profile.clone(),
+        profile: args.profile.as_str().to_string(),
         paths,
         selection,
         timeout: Duration::from_secs_f64(args.timeout),

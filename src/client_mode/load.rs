@@ -34,6 +34,7 @@ impl ClientScenario {
                 title: self.file.title.clone(),
                 rules: self.file.rules.clone(),
                 tags: self.file.tags.clone(),
+                profiles: Vec::new(),
                 server: Default::default(),
                 timeout: self.file.timeout,
                 settle: None,

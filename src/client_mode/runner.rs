@@ -610,7 +610,7 @@ impl Run<'_> {
             let want = self.under(c)?.wire;
             let item = self.next_item(c, wait).await;
             return match item {
-                Ok(Decoded::Login(n)) if n.0 == want => {
+                Ok(Decoded::Login(n)) if n.as_bytes() == want => {
                     self.note(format!("{c} < login \"{n}\""));
                     Ok(())
                 }
@@ -618,7 +618,7 @@ impl Run<'_> {
                     rule: Some(e.rule.clone().unwrap_or_else(|| "NAME-1".into())),
                     expected: format!("login \"{}\"", escape_bytes(&want)),
                     actual: format!("login \"{n}\""),
-                    hex: Some(short_hex(&n.0)),
+                    hex: Some(short_hex(n.as_bytes())),
                 }),
                 Ok(other) => Err(mismatch_rule(
                     "NAME-1",
@@ -669,7 +669,7 @@ impl Run<'_> {
             let to = self.wire(&m.to)?;
             return match &frame {
                 Frame::Msg { name, text }
-                    if name.0 == to && matcher::matches(Some(&m.text), text) =>
+                    if name.as_bytes() == to && matcher::matches(Some(&m.text), text) =>
                 {
                     Ok(())
                 }
@@ -697,7 +697,7 @@ impl Run<'_> {
                 return Err(bad(None));
             };
             let relay = f.mode == Mode::Relay;
-            if h.name.0 != to
+            if h.name.as_bytes() != to
                 || h.filename.as_ref() != f.file.as_bytes()
                 || h.size != content.size
                 || h.is_relay() != relay
@@ -778,12 +778,12 @@ impl Run<'_> {
         };
         let frame = if let Some(m) = &fr.msg {
             Frame::Msg {
-                name: Name(self.wire(&m.from)?),
+                name: Name::from_array(self.wire(&m.from)?),
                 text: bytes(&m.text)?,
             }
         } else if let Some(f) = &fr.file {
             let header = FileHeader {
-                name: Name(self.wire(&f.from)?),
+                name: Name::from_array(self.wire(&f.from)?),
                 filename: bytes(&f.name)?,
                 size: f.size,
                 port: f.port,

@@ -24,5 +24,8 @@ pub struct TargetOutcome<'a> {
 pub struct JsonReport<'a> {
     pub targets: Vec<&'a str>,
     pub totals: Totals,
+    /// Targets that answered in another dialect than the one checked (legacy issue, item 4).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dialect_notes: Vec<crate::dialect::DialectNote>,
     pub outcomes: Vec<TargetOutcome<'a>>,
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use msrp_reference::decode::{DecodeError, Decoded, Decoder, Limits};
 use msrp_reference::frame::{escape_bytes, FileHeader, Frame};
+use msrp_reference::profile::legacy::{self, LegacyDecoder};
 use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -87,6 +88,11 @@ impl Seen {
     /// The bytes seen, in hex (frames re-encoded: the encoding is canonical), at most 96.
     pub fn hex(&self) -> Option<String> {
         let bytes: Vec<u8> = match self {
+            // Frames the legacy decoder yielded are re-encoded in the dialect.
+            Seen::Frame(f) if legacy_run() => server_bytes(f, true),
+            Seen::Relay { header, .. } if legacy_run() => {
+                server_bytes(&Frame::File(header.clone()), true)
+            }
             Seen::Frame(f) => f.to_bytes().to_vec(),
             Seen::Relay { header, .. } => Frame::File(header.clone()).to_bytes().to_vec(),
             Seen::Timeout { partial } if !partial.is_empty() => partial.clone(),
@@ -95,6 +101,26 @@ impl Seen {
         };
         Some(short_hex(&bytes))
     }
+}
+
+tokio::task_local! {
+    /// True inside a legacy-profile scenario run, so that hex dumps of what the target sent
+    /// show the dialect's bytes.
+    pub static LEGACY_RUN: bool;
+}
+
+fn legacy_run() -> bool {
+    LEGACY_RUN.try_with(|v| *v).unwrap_or(false)
+}
+
+/// A server frame's bytes in the profile's encoding (legacy: LEG-7…LEG-11).
+pub fn server_bytes(f: &Frame, legacy: bool) -> Vec<u8> {
+    if legacy {
+        if let Ok(b) = legacy::encode_server(f) {
+            return b.to_vec();
+        }
+    }
+    f.to_bytes().to_vec()
 }
 
 /// Hex of at most 96 bytes, with the total when longer.
@@ -139,6 +165,12 @@ pub struct Conn {
     stream: Option<TcpStream>,
     buf: BytesMut,
     decoder: Decoder,
+    /// Set in the legacy profile: the dialect's decoder and the quiet gap that ends a unit
+    /// (LEG-12), which is also the pause after each frame written (LEG-2).
+    legacy: Option<(LegacyDecoder, Duration)>,
+    /// Legacy profile: units already read apart by [`Conn::drain_ready`], in arrival order
+    /// after what `buf` holds.
+    units: std::collections::VecDeque<BytesMut>,
     closed: Option<CloseKind>,
     pub record: ConnRecord,
     pub log: ConnLog,
@@ -173,9 +205,50 @@ impl Conn {
             stream: Some(stream),
             buf: BytesMut::new(),
             decoder: Decoder::server_to_client(Limits::default()),
+            legacy: None,
+            units: std::collections::VecDeque::new(),
             closed: None,
             record,
             log,
+        }
+    }
+
+    /// Speaks the legacy dialect from now on: frames read by quiet `gap` (LEG-12), and
+    /// [`Conn::pace`] waits `gap` after each frame written (LEG-2).
+    pub fn set_legacy(&mut self, gap: Duration) {
+        self.legacy = Some((LegacyDecoder::server_to_client(Limits::default()), gap));
+    }
+
+    /// In the legacy profile, the pause after a frame's write so that the target reads it
+    /// alone (LEG-2); nothing in the strict profile.
+    pub async fn pace(&self) {
+        if let Some((_, gap)) = &self.legacy {
+            tokio::time::sleep(*gap).await;
+        }
+    }
+
+    /// Legacy profile: reads what has arrived by now, without waiting, as one unit of its own.
+    /// Called on every connection after each paced write, so that frames the target wrote
+    /// apart stay apart even when the harness reads them later (LEG-12).
+    pub fn drain_ready(&mut self) {
+        if self.legacy.is_none() || self.closed.is_some() {
+            return;
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        let mut unit = BytesMut::new();
+        loop {
+            unit.reserve(16 * 1024);
+            match stream.try_read_buf(&mut unit) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        if !unit.is_empty() {
+            self.record.push(Direction::In, &unit);
+            self.units.push_back(unit);
         }
     }
 
@@ -257,6 +330,9 @@ impl Conn {
 
     /// Next decoded item, or what happened instead.
     async fn next_item(&mut self, deadline: Instant) -> Result<Decoded, Seen> {
+        if self.legacy.is_some() {
+            return self.next_legacy_item(deadline).await;
+        }
         loop {
             match self.decoder.decode(&mut self.buf) {
                 Ok(Some(item)) => return Ok(item),
@@ -274,6 +350,61 @@ impl Conn {
                         partial: self.buf.to_vec(),
                     })
                 }
+            }
+        }
+    }
+
+    /// The legacy dialect's next item: bytes that arrived together, ended by a quiet gap,
+    /// are one unit (LEG-12); the decoder splits a unit where a new opcode starts (LEG-3).
+    async fn next_legacy_item(&mut self, deadline: Instant) -> Result<Decoded, Seen> {
+        let mut unit_ended = false;
+        loop {
+            let Some((decoder, gap)) = self.legacy.as_mut() else {
+                return Err(Seen::Timeout {
+                    partial: Vec::new(),
+                });
+            };
+            let gap = *gap;
+            match decoder.decode(&mut self.buf, unit_ended) {
+                Ok(Some(item)) => return Ok(item),
+                Ok(None) => {}
+                Err(error) => {
+                    let bytes = self.buf.split().to_vec();
+                    return Err(Seen::Garbage { error, bytes });
+                }
+            }
+            if unit_ended && self.buf.is_empty() {
+                unit_ended = false;
+            }
+            if !self.units.is_empty() {
+                if self.buf.is_empty() {
+                    self.buf = self.units.pop_front().unwrap_or_default();
+                    unit_ended = true;
+                } else if !unit_ended {
+                    // Later bytes were read apart: what `buf` holds is a whole unit.
+                    unit_ended = true;
+                } else if let Some(next) = self.units.pop_front() {
+                    // A body or a relay block goes on in the next unit.
+                    self.buf.extend_from_slice(&next);
+                }
+                continue;
+            }
+            // With bytes waiting, a quiet gap ends their unit; with none, wait to the deadline.
+            let wait = if self.buf.is_empty() || unit_ended {
+                deadline
+            } else {
+                deadline.min(Instant::now() + gap)
+            };
+            match self.fill(wait).await {
+                Ok(()) => {}
+                Err(None) if !self.buf.is_empty() && !unit_ended => unit_ended = true,
+                Err(None) => {
+                    return Err(Seen::Timeout {
+                        partial: self.buf.to_vec(),
+                    })
+                }
+                Err(Some(_)) if !self.buf.is_empty() && !unit_ended => unit_ended = true,
+                Err(Some(kind)) => return Err(Seen::Closed(kind)),
             }
         }
     }

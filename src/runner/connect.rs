@@ -33,15 +33,21 @@ impl ScenarioRun<'_> {
                 (None, true) => self.sc.clients.wire[logical].clone(),
                 (None, false) => Vec::new(),
             };
+            if self.is_legacy() {
+                conn.set_legacy(self.opts.legacy_gap);
+            }
             if !hello.is_empty() {
                 conn.write(&hello, Instant::now() + wait)
                     .await
                     .map_err(|e| StepError::Broken(format!("{logical}: sending the name: {e}")))?;
+                // LEG-1: the name is a write of its own.
+                conn.pace().await;
             }
             if let Some(mut old) = self.conns.insert(logical.clone(), conn) {
                 old.close(false).await;
                 self.done.push(old);
             }
+            self.drain_legacy();
         }
         let settle = self.settle(full.settle);
         if !settle.is_zero() {

@@ -22,12 +22,12 @@ impl ScenarioRun<'_> {
         for logical in self.expand(&e.client)? {
             if let Some(m) = &e.msg {
                 // A group sender means one message from each member, in any order.
-                let senders: Vec<[u8; 4]> = match self.expand(&m.from) {
+                let senders: Vec<Name> = match self.expand(&m.from) {
                     Ok(members) => members
                         .iter()
-                        .map(|n| self.wire(n))
+                        .map(|n| self.wire_name(n))
                         .collect::<Result<_, _>>()?,
-                    Err(_) => vec![self.wire(&m.from)?],
+                    Err(_) => vec![self.wire_name(&m.from)?],
                 };
                 let mut left = senders.clone();
                 let mark = self.conn(&logical)?.log.mark();
@@ -35,7 +35,7 @@ impl ScenarioRun<'_> {
                     let want = if left.len() == 1 {
                         format!(
                             "MSG name=\"{}\" text={}",
-                            Name(left[0]),
+                            left[0],
                             describe(m.text.as_ref())
                         )
                     } else {
@@ -51,7 +51,7 @@ impl ScenarioRun<'_> {
                     let Seen::Frame(Frame::Msg { name, text }) = &seen else {
                         return Err(StepError::mismatch(want, &seen));
                     };
-                    let Some(pos) = left.iter().position(|w| *w == name.0) else {
+                    let Some(pos) = left.iter().position(|w| w == name) else {
                         return Err(StepError::mismatch(want, &seen).blame(self.msg_name_rule()));
                     };
                     if !matches(m.text.as_ref(), text) {
@@ -71,12 +71,12 @@ impl ScenarioRun<'_> {
                 self.conn(&logical)?.next(Instant::now() + wait, wait).await
             };
             if let Some(f) = &e.file {
-                self.check_file(f, &seen)?;
+                self.check_file(f, &logical, &seen)?;
             } else if let Some(list) = &e.list {
                 let mut text = b"Lista de clientes:\n".to_vec();
                 for (i, n) in list.iter().enumerate() {
                     text.extend_from_slice(format!("Cliente {}: ", i + 1).as_bytes());
-                    text.extend_from_slice(&self.wire(n)?);
+                    text.extend_from_slice(self.wire_name(n)?.as_bytes());
                     text.push(b'\n');
                 }
                 let want = format!("LIST text=\"{}\"", escape_bytes(&text));
@@ -99,6 +99,8 @@ impl ScenarioRun<'_> {
             } else if let Some(token) = &e.error {
                 let want = format!("ERROR text=\"{token}: …\"");
                 match &seen {
+                    // LEG-10: an error text carries no reason token; that it came is checked.
+                    Seen::Frame(Frame::Error { .. }) if self.is_legacy() => {}
                     Seen::Frame(Frame::Error { text }) => match Reason::split_error_text(text) {
                         Some((r, _)) if r.as_str() == token => {}
                         Some(_) => return Err(StepError::mismatch(want, &seen)),
@@ -121,9 +123,15 @@ impl ScenarioRun<'_> {
         }
     }
 
-    /// Checks a FILE header (and a relay body) against an expectation.
-    pub(super) fn check_file(&self, f: &FileIn, seen: &Seen) -> StepResult {
-        let from = Name(self.wire(&f.from)?);
+    /// Checks a FILE header (and a relay body) against an expectation; `recipient` is the
+    /// client that received it.
+    pub(super) fn check_file(&self, f: &FileIn, recipient: &str, seen: &Seen) -> StepResult {
+        // LEG-8: in the dialect the name field is the recipient's own, as the sender wrote it.
+        let (from, name_rule) = if self.is_legacy() {
+            (self.wire_name(recipient)?, "LEG-8")
+        } else {
+            (Name::from_array(self.wire(&f.from)?), "FILE-3")
+        };
         let mut want = format!(
             "FILE name=\"{from}\" filename={}",
             describe(f.name.as_ref())
@@ -156,7 +164,7 @@ impl ScenarioRun<'_> {
         if !header_ok {
             let err = StepError::mismatch(want, seen);
             return Err(if header.name != from {
-                err.blame("FILE-3")
+                err.blame(name_rule)
             } else {
                 err
             });

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
-use msrp_reference::frame::{FileHeader, Frame, Name};
+use msrp_reference::frame::{FileHeader, Frame};
 use tokio::time::Instant;
 
 use super::conn::{Conn, Seen};
@@ -67,7 +67,12 @@ impl ScenarioRun<'_> {
             }
         };
         let result = match result {
-            Ok(()) if f.ack.unwrap_or(true) => ack(f, &mut sender, &mut recipient, wait).await,
+            Ok(()) if f.ack.unwrap_or(true) => {
+                let ack_bytes = self.encode(&Frame::Ack {
+                    filename: Bytes::copy_from_slice(f.name.as_bytes()),
+                })?;
+                ack(f, &ack_bytes, &mut sender, &mut recipient, wait).await
+            }
             other => other,
         };
         sender.log.phase = 0;
@@ -99,15 +104,18 @@ impl ScenarioRun<'_> {
         fragment: usize,
     ) -> StepResult {
         let header = Frame::File(FileHeader {
-            name: Name(self.wire(&f.to)?),
+            name: self.send_name(&f.to)?,
             filename: Bytes::copy_from_slice(f.name.as_bytes()),
             size: f.size,
             port: 0,
             ip: Bytes::new(),
         });
         let deadline = Instant::now() + body_wait(wait, f.size);
+        let header = self.encode(&header)?;
         let send = async {
-            sender.write(&header.to_bytes(), deadline).await?;
+            sender.write(&header, deadline).await?;
+            // Legacy: the body follows in later writes (LEG-5).
+            sender.pace().await;
             write_body(sender, f.seed, f.size, fragment, deadline).await
         };
         let receive = recipient.next(
@@ -115,7 +123,7 @@ impl ScenarioRun<'_> {
             body_wait(wait, f.size),
         );
         let (sent, seen) = tokio::join!(send, receive);
-        self.check_file(&self.expected_header(f, Mode::Relay, None), &seen)?;
+        self.check_file(&self.expected_header(f, Mode::Relay, None), &f.to, &seen)?;
         sent.map_err(|e| StepError::Mismatch {
             rule: Some("FILE-2".into()),
             expected: format!("the server reads all {} body bytes", f.size),
@@ -145,19 +153,21 @@ impl ScenarioRun<'_> {
             .port();
         self.ctx.mask_port(u32::from(port));
         let header = Frame::File(FileHeader {
-            name: Name(self.wire(&f.to)?),
+            name: self.send_name(&f.to)?,
             filename: Bytes::copy_from_slice(f.name.as_bytes()),
             size: f.size,
             port: u32::from(port),
             ip: Bytes::from(local_ip.to_string()),
         });
         sender
-            .write(&header.to_bytes(), Instant::now() + wait)
+            .write(&self.encode(&header)?, Instant::now() + wait)
             .await
             .map_err(StepError::Broken)?;
+        sender.pace().await;
         let seen = recipient.next(Instant::now() + wait, wait).await;
         self.check_file(
             &self.expected_header(f, Mode::P2p, Some(u32::from(port))),
+            &f.to,
             &seen,
         )?;
         let Seen::Frame(Frame::File(offer)) = &seen else {
@@ -220,15 +230,19 @@ impl ScenarioRun<'_> {
 }
 
 /// The recipient acknowledges; the sender must get the ACK (ACK-1, ACK-2).
-async fn ack(f: &FileStep, sender: &mut Conn, recipient: &mut Conn, wait: Duration) -> StepResult {
-    let ack = Frame::Ack {
-        filename: Bytes::copy_from_slice(f.name.as_bytes()),
-    };
+async fn ack(
+    f: &FileStep,
+    ack: &[u8],
+    sender: &mut Conn,
+    recipient: &mut Conn,
+    wait: Duration,
+) -> StepResult {
     recipient.log.phase = 3;
     recipient
-        .write(&ack.to_bytes(), Instant::now() + wait)
+        .write(ack, Instant::now() + wait)
         .await
         .map_err(StepError::Broken)?;
+    recipient.pace().await;
     sender.log.phase = 4;
     let seen = sender.next(Instant::now() + wait, wait).await;
     match &seen {

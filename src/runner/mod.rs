@@ -6,6 +6,7 @@ pub mod conn;
 mod connect;
 mod expect;
 mod file;
+mod legacy;
 mod lifecycle;
 pub(crate) mod matcher;
 mod send;
@@ -29,6 +30,11 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// SHOULD failures count as failures.
     pub strict: bool,
+    /// The dialect the target is judged through (`legacy-profile.md` for the legacy one).
+    pub profile: msrp_reference::Profile,
+    /// Legacy profile: the quiet gap that ends a unit the target wrote (LEG-12), and the
+    /// pause after each frame the harness writes (LEG-2).
+    pub legacy_gap: Duration,
 }
 
 impl Default for RunOptions {
@@ -36,6 +42,8 @@ impl Default for RunOptions {
         RunOptions {
             timeout: Duration::from_secs(2),
             strict: false,
+            profile: msrp_reference::Profile::Strict,
+            legacy_gap: legacy::DEFAULT_GAP,
         }
     }
 }
@@ -113,6 +121,9 @@ pub struct ScenarioRun<'a> {
     budget: crate::record::RecordBudget,
     /// Departures graded as warnings so far, in step order.
     warnings: Vec<Failure>,
+    /// Legacy profile: the first step the dialect cannot express (index) and why; the run
+    /// stops there (`legacy-profile.md`, "Not applicable").
+    not_applicable: Option<(usize, String)>,
 }
 
 impl<'a> ScenarioRun<'a> {
@@ -139,6 +150,26 @@ impl<'a> ScenarioRun<'a> {
         self.sc.clients.wire_of(name).map_err(StepError::Broken)
     }
 
+    /// A wire name as a [`Name`](msrp_reference::Name): 4 bytes, or 1 to 4 in a scenario
+    /// written for the legacy profile only (LEG-1).
+    fn wire_name(&self, name: &str) -> Result<msrp_reference::Name, StepError> {
+        self.sc.clients.wire_name(name).map_err(StepError::Broken)
+    }
+
+    /// Legacy profile: every connection reads what has arrived by now as a unit of its own
+    /// (LEG-12), so frames written apart are framed apart.
+    fn drain_legacy(&mut self) {
+        if self.is_legacy() {
+            for c in self.conns.values_mut() {
+                c.drain_ready();
+            }
+        }
+    }
+
+    fn is_legacy(&self) -> bool {
+        self.opts.profile == msrp_reference::Profile::Legacy
+    }
+
     fn expand(&self, name: &str) -> Result<Vec<String>, StepError> {
         self.sc.clients.expand(name).map_err(StepError::Broken)
     }
@@ -157,6 +188,10 @@ impl<'a> ScenarioRun<'a> {
     /// MUST checks still run. Returns why the run stopped early, if it did.
     async fn steps(&mut self) -> Result<(), Stop> {
         for (i, step) in self.sc.file.steps.iter().enumerate() {
+            if let Some(reason) = self.not_applicable_step(step) {
+                self.not_applicable = Some((i, reason));
+                return Ok(());
+            }
             self.step_starts.push(self.start.elapsed());
             self.ctx.set_step(i + 1);
             let result = match step {
@@ -297,6 +332,14 @@ fn scenario_deadline(sc: &Scenario, opts: &RunOptions) -> Duration {
 
 /// Runs one scenario against `target`.
 pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) -> RunResult {
+    let legacy = opts.profile == msrp_reference::Profile::Legacy;
+    conn::LEGACY_RUN
+        .scope(legacy, run_scenario_inner(sc, target, opts))
+        .await
+}
+
+async fn run_scenario_inner(sc: &Scenario, target: SocketAddr, opts: &RunOptions) -> RunResult {
+    let legacy_run = opts.profile == msrp_reference::Profile::Legacy;
     let started = std::time::Instant::now();
     let started_wall = std::time::SystemTime::now();
     let mut run = ScenarioRun {
@@ -308,8 +351,9 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
         done: Vec::new(),
         step_starts: Vec::new(),
         budget: crate::record::record_budget(),
-        ctx: crate::transcript::RunContext::default(),
+        ctx: crate::transcript::RunContext::for_profile(opts.profile),
         warnings: Vec::new(),
+        not_applicable: None,
     };
     let limit = scenario_deadline(sc, opts);
     let result = match tokio::time::timeout(limit, run.steps()).await {
@@ -346,6 +390,9 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
         }
     }
     let warnings = std::mem::take(&mut run.warnings);
+    if let Some((index, reason)) = run.not_applicable.take() {
+        legacy::grade_not_applicable(sc, index, reason, &mut outcome);
+    }
     match result {
         Ok(()) => {}
         Err(Stop::Failure(f)) => {
@@ -375,7 +422,7 @@ pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) 
         }
     }
     outcome.warnings = warnings;
-    let transcript = crate::transcript::render(sc, &outcome, entries);
+    let transcript = crate::transcript::render_in(sc, &outcome, entries, legacy_run);
     RunResult {
         outcome,
         records,

@@ -39,6 +39,11 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Whether the scenario applies to `profile` (every profile when it names none).
+    pub fn applies_to(&self, profile: msrp_reference::Profile) -> bool {
+        self.file.profiles.is_empty() || self.file.profiles.iter().any(|p| p == profile.as_str())
+    }
+
     /// The decisions (`DEC-n`) its steps rest on, in step order, without repeats.
     pub fn cited_decisions(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
@@ -88,6 +93,26 @@ impl Clients {
                 "\"{name}\" is a group; this field takes one client (\"{name}.0\")"
             )),
         }
+    }
+
+    /// The wire name of a reference as a name of 1 to 4 bytes (LEG-1): a declared client's,
+    /// or a literal name.
+    pub fn wire_name(&self, name: &str) -> Result<msrp_reference::Name, String> {
+        let bytes = match self.wire.get(name) {
+            Some(w) => w.clone(),
+            None if self.groups.contains_key(name) => {
+                return Err(format!(
+                    "\"{name}\" is a group; name one member (\"{name}.0\")"
+                ))
+            }
+            None => name.as_bytes().to_vec(),
+        };
+        msrp_reference::Name::from_slice(&bytes).ok_or_else(|| {
+            format!(
+                "\"{name}\" is neither a declared client nor a name of 1 to 4 bytes ({} bytes)",
+                bytes.len()
+            )
+        })
     }
 
     /// The wire name of a reference: a declared client's, or a literal 4-byte name (for
@@ -388,6 +413,16 @@ fn exactly_one(what: &str, set: &[(&str, bool)]) -> Result<(), String> {
     }
 }
 
+/// A scenario for the strict profile addresses 4-byte names (NAME-1); one for the legacy
+/// profile alone, names of 1 to 4 bytes (LEG-1).
+fn wire_check(sc: &Scenario, name: &str) -> Result<(), String> {
+    if sc.applies_to(msrp_reference::Profile::Strict) {
+        sc.clients.wire_of(name).map(|_| ())
+    } else {
+        sc.clients.wire_name(name).map(|_| ())
+    }
+}
+
 fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
     let c = &sc.clients;
     match step {
@@ -414,10 +449,10 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
                 ],
             )?;
             if let Some(m) = &s.msg {
-                c.wire_of(&m.to)?;
+                wire_check(sc, &m.to)?;
             }
             if let Some(f) = &s.file {
-                c.wire_of(&f.to)?;
+                wire_check(sc, &f.to)?;
             }
             if let Some(raw) = &s.raw {
                 content::parse_hex(raw)?;
@@ -450,11 +485,11 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
             )?;
             if let Some(m) = &e.msg {
                 c.expand(&m.from)
-                    .or_else(|_| c.wire_of(&m.from).map(|_| vec![]))?;
+                    .or_else(|_| wire_check(sc, &m.from).map(|_| vec![]))?;
                 check_matcher(&m.text)?;
             }
             if let Some(f) = &e.file {
-                c.wire_of(&f.from)?;
+                wire_check(sc, &f.from)?;
                 check_matcher(&f.name)?;
                 check_matcher(&f.ip)?;
                 if let Some(h) = &f.sha256 {
@@ -465,7 +500,7 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
             }
             if let Some(list) = &e.list {
                 for n in list {
-                    c.wire_of(n)?;
+                    wire_check(sc, n)?;
                 }
             }
             check_matcher(&e.list_text)?;

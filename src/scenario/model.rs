@@ -19,6 +19,11 @@ pub struct ScenarioFile {
     /// Free-form tags for `--tag`.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Profiles the scenario applies to (`strict`, `legacy`); default both. Raw bytes
+    /// (`raw:`) are strict-profile bytes unless the scenario names `legacy` alone, and a
+    /// scenario for `legacy` alone may use names of 1 to 4 bytes (LEG-1).
+    #[serde(default)]
+    pub profiles: Vec<String>,
     /// Server settings the scenario depends on.
     #[serde(default)]
     pub server: ServerSettings,

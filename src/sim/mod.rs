@@ -237,7 +237,7 @@ pub fn client_name(i: u32) -> Name {
         *b = NAME_CHARS[v % 62];
         v /= 62;
     }
-    Name(n)
+    Name::from_array(n)
 }
 
 /// What a client is asked to do, and when it should have happened.
@@ -688,7 +688,7 @@ async fn wait_all_listed(client: &mut Client, names: &[Name]) -> Option<HashSet<
                 let found: HashSet<Name> = names
                     .iter()
                     .copied()
-                    .filter(|n| listed.contains(&n.0[..]))
+                    .filter(|n| listed.contains(&n.as_bytes()))
                     .collect();
                 let all = found.len() == names.len();
                 seen = Some(found);
@@ -1059,6 +1059,8 @@ async fn read_events(
             Event::Error { reason, .. } => {
                 shared.error(reason.map_or("invalid-error-text", Reason::as_str))
             }
+            // The simulator speaks the strict profile, whose reader never yields it.
+            Event::Invalid { .. } => shared.error("invalid-frame"),
             Event::Closed { .. } => {
                 if !shared.stopping.load(Ordering::Relaxed) {
                     shared.error("connection-closed-by-server");

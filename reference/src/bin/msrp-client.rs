@@ -13,7 +13,7 @@ use msrp_reference::client::{
     fetch_p2p, serve_p2p, Client, ClientError, ClientSender, Download, DownloadDir, Event,
 };
 use msrp_reference::frame::escape_bytes;
-use msrp_reference::{FileHeader, Name};
+use msrp_reference::{FileHeader, Name, Profile};
 use tokio::io::AsyncBufReadExt;
 use tokio::task::JoinSet;
 
@@ -25,9 +25,13 @@ struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     server: String,
-    /// Your 4-byte name (printable ASCII, no spaces).
+    /// Your name: 4 printable ASCII bytes without spaces (1 to 4 with --profile legacy).
     #[arg(long)]
-    name: Name,
+    name: String,
+    /// The dialect to speak: strict (SPEC.md) or legacy (the circulating dialect of
+    /// threaded C servers and clients, SPEC.md "Legacy profile").
+    #[arg(long, value_enum, default_value_t = Profile::Strict)]
+    profile: Profile,
     /// Where received files are saved (created if missing).
     #[arg(long, default_value = "downloads")]
     download_dir: PathBuf,
@@ -129,13 +133,15 @@ enum TaskDone {
         result: Result<(), String>,
     },
     Fetched {
-        from: Name,
+        /// Who sent it, as far as the profile says ("abcd", or the peer's address).
+        from: String,
         result: Result<(PathBuf, u64), String>,
     },
 }
 
 struct Ui {
     sender: ClientSender,
+    profile: Profile,
     downloads: DownloadDir,
     tty: bool,
     p2p_wait: Duration,
@@ -148,7 +154,8 @@ struct Ui {
 
 /// The relayed file currently arriving.
 struct Receiving {
-    from: Name,
+    /// Who sent it, as far as the profile says.
+    from: String,
     header: FileHeader,
     /// `None` when it could not be created: the body is read and dropped, and not ACKed.
     file: Option<Download>,
@@ -180,23 +187,38 @@ async fn session(args: &Args) -> Outcome {
             return outcome;
         }
     };
-    let client = match Client::connect(&args.server, args.name, Duration::from_secs(10)).await {
-        Ok(c) => c,
+    let name = match parse_name(&args.name, args.profile) {
+        Ok(n) => n,
         Err(e) => {
             eprintln!("msrp-client: {e}");
-            outcome.connection_lost = true;
+            outcome.local_error = true;
             return outcome;
         }
     };
+    let client =
+        match Client::connect_with(&args.server, name, Duration::from_secs(10), args.profile).await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("msrp-client: {e}");
+                outcome.connection_lost = true;
+                return outcome;
+            }
+        };
     let (sender, mut events) = client.split();
     println!(
-        "connected to {} as {}; files go to {}; /help for commands",
+        "connected to {} as {}{}; files go to {}; /help for commands",
         args.server,
-        args.name,
+        name,
+        match args.profile {
+            Profile::Strict => "",
+            Profile::Legacy => " (legacy profile)",
+        },
         downloads.path().display()
     );
     let mut ui = Ui {
         sender,
+        profile: args.profile,
         downloads,
         tty: std::io::stdout().is_terminal(),
         p2p_wait: Duration::from_secs(args.p2p_wait),
@@ -319,9 +341,7 @@ impl Ui {
 
     async fn msg(&mut self, rest: &str) -> Result<(), CommandError> {
         let (to, text) = rest.split_once(' ').unwrap_or((rest, ""));
-        let to: Name = to
-            .parse()
-            .map_err(|e| CommandError::Local(format!("{e}")))?;
+        let to = parse_name(to, self.profile).map_err(CommandError::Local)?;
         Ok(self
             .sender
             .send_text(to, Bytes::copy_from_slice(text.as_bytes()))
@@ -336,7 +356,7 @@ impl Ui {
         let [to, path] = words[..] else {
             return Err(local("usage: /send NAME PATH [--p2p]".into()));
         };
-        let to: Name = to.parse().map_err(|e| local(format!("{e}")))?;
+        let to = parse_name(to, self.profile).map_err(local)?;
         let path = PathBuf::from(path);
         let file = tokio::fs::File::open(&path)
             .await
@@ -412,6 +432,10 @@ impl Ui {
                 println!("error: {}", escape_bytes(&text));
                 self.outcome.failed = true;
             }
+            Event::Invalid { detail } => {
+                println!("error: the server sent an invalid frame: {detail}");
+                self.outcome.failed = true;
+            }
             Event::Ack { filename } => {
                 let shown = escape_bytes(&filename);
                 match self
@@ -458,9 +482,16 @@ impl Ui {
     }
 
     async fn file_start(&mut self, header: FileHeader) {
-        let from = header.name;
+        let from = match self.profile {
+            Profile::Strict => header.name.to_string(),
+            Profile::Legacy => "the server".to_string(),
+        };
         let shown = escape_bytes(&header.filename);
-        println!("[{from}] sends {shown} ({} bytes)", header.size);
+        match self.profile {
+            Profile::Strict => println!("[{}] sends {shown} ({} bytes)", header.name, header.size),
+            // LEG-8: the name field is the recipient's own; the dialect does not say who sent.
+            Profile::Legacy => println!("incoming file {shown} ({} bytes)", header.size),
+        }
         let file = match self.downloads.create(&header.filename, header.size).await {
             Ok(f) => Some(f),
             Err(e) => {
@@ -530,10 +561,18 @@ impl Ui {
     }
 
     async fn file_offer(&mut self, offer: FileHeader) {
-        let from = offer.name;
         let shown = escape_bytes(&offer.filename);
+        let from = match self.profile {
+            Profile::Strict => offer.name.to_string(),
+            Profile::Legacy => format!("{}:{}", escape_bytes(&offer.ip), offer.port),
+        };
+        let who = match self.profile {
+            Profile::Strict => format!("[{from}] offers"),
+            // LEG-8: the name field is the recipient's own; the dialect does not say who sent.
+            Profile::Legacy => "offered:".to_string(),
+        };
         println!(
-            "[{from}] offers {shown} ({} bytes) by P2P from {}:{}",
+            "{who} {shown} ({} bytes) by P2P from {}:{}",
             offer.size,
             escape_bytes(&offer.ip),
             offer.port
@@ -647,4 +686,13 @@ fn progress(tty: bool, name: &str, size: u64) -> impl FnMut(u64) {
             next = done + size / 4;
         }
     }
+}
+
+/// A user-typed name, valid in `profile` (NAME-1; LEG-1 allows 1 to 4 bytes).
+fn parse_name(s: &str, profile: Profile) -> Result<Name, String> {
+    match profile {
+        Profile::Strict => Name::parse(s),
+        Profile::Legacy => Name::parse_legacy(s),
+    }
+    .map_err(|e| e.to_string())
 }

@@ -1,9 +1,11 @@
-//! `msrp-server`: the MSRP reference server (strict profile, see SPEC.md).
+//! `msrp-server`: the MSRP reference server (strict profile, see SPEC.md; `--profile legacy`
+//! speaks the circulating dialect of `legacy-profile.md`).
 
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use msrp_reference::profile::Profile;
 use msrp_reference::server::{Server, ServerConfig};
 
 /// MSRP reference server (strict profile). Not RFC 4975.
@@ -22,6 +24,9 @@ struct Args {
     /// Seconds a new connection has to send its 4-byte name (NAME-6); fractions allowed.
     #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
     handshake_timeout: f64,
+    /// Dialect: strict (SPEC.md) or legacy (the circulating dialect, SPEC.md "Legacy profile").
+    #[arg(long, value_enum, default_value_t = Profile::Strict)]
+    profile: Profile,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -56,13 +61,18 @@ async fn main() -> anyhow::Result<()> {
         max_clients: args.max_clients,
         max_text: args.max_text,
         handshake_timeout: Duration::from_secs_f64(args.handshake_timeout),
+        profile: args.profile,
         ..ServerConfig::default()
     };
     let server = Server::bind(&args.listen, config)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = server.local_addr()?;
-    eprintln!("msrp-server listening on {addr}");
+    match args.profile {
+        Profile::Strict => eprintln!("msrp-server listening on {addr}"),
+        // The address stays the last word: scripts read it from there.
+        Profile::Legacy => eprintln!("msrp-server (legacy profile) listening on {addr}"),
+    }
     let handle = server.spawn();
     shutdown_signal().await?;
     eprintln!("msrp-server shutting down");

@@ -7,8 +7,10 @@
 //! client that does not read only until its buffers fill.
 
 mod download;
+mod legacy;
 
 pub use download::{sanitize_filename, Download, DownloadDir, DownloadError, SavedFile};
+pub use legacy::{READ_GAP as LEGACY_READ_GAP, WRITE_GAP as LEGACY_WRITE_GAP};
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -24,6 +26,8 @@ use tokio::sync::Mutex;
 use crate::connection::{FrameReader, ReadError};
 use crate::decode::{Decoded, Decoder, Limits};
 use crate::frame::{FileHeader, Frame, Name, Reason};
+use crate::profile::{legacy as legacy_codec, Profile};
+use legacy::LegacyReader;
 
 /// Size of the fragments a sender writes a body in (FILE-2).
 pub const FRAGMENT: usize = 2048;
@@ -78,6 +82,9 @@ pub enum Event {
     Ack { filename: Bytes },
     /// An ERROR; `reason` is `None` when the text does not start with a known token.
     Error { reason: Option<Reason>, text: Bytes },
+    /// The server sent something its profile does not allow, and the connection goes on
+    /// (legacy profile only: one write is one frame there, so the next frame is still found).
+    Invalid { detail: String },
     /// The connection ended; `error` says why when it was not a clean close.
     Closed { error: Option<String> },
 }
@@ -93,6 +100,18 @@ impl Client {
     /// Connects and sends the 4-byte name (NAME-1). The server answers a good login with
     /// nothing (NAME-2), so a refusal arrives later as an [`Event::Error`].
     pub async fn connect(addr: &str, name: Name, timeout: Duration) -> Result<Client, ClientError> {
+        Client::connect_with(addr, name, timeout, Profile::Strict).await
+    }
+
+    /// Connects and logs in speaking `profile`. In the legacy profile the name (1 to 4
+    /// bytes) is the first write, alone (LEG-1), and every later frame is one write, spaced
+    /// from the next by [`LEGACY_WRITE_GAP`] (LEG-2).
+    pub async fn connect_with(
+        addr: &str,
+        name: Name,
+        timeout: Duration,
+        profile: Profile,
+    ) -> Result<Client, ClientError> {
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Err(_) => return Err(ClientError::ConnectTimeout(addr.to_string())),
             Ok(Err(source)) => {
@@ -103,25 +122,55 @@ impl Client {
             }
             Ok(Ok(s)) => s,
         };
-        Client::login(stream, name).await
+        Client::login_with(stream, name, profile).await
     }
 
     /// Logs in on an already connected stream.
     pub async fn login(stream: TcpStream, name: Name) -> Result<Client, ClientError> {
+        Client::login_with(stream, name, Profile::Strict).await
+    }
+
+    /// Logs in on an already connected stream, speaking `profile`.
+    pub async fn login_with(
+        stream: TcpStream,
+        name: Name,
+        profile: Profile,
+    ) -> Result<Client, ClientError> {
+        let valid = match profile {
+            Profile::Strict => name.is_valid(),
+            Profile::Legacy => name.is_valid_legacy(),
+        };
+        if !valid {
+            return Err(ClientError::Invalid(format!(
+                "\"{name}\" is not a valid name in the {profile} profile (NAME-1, LEG-1)"
+            )));
+        }
         stream.set_nodelay(true)?;
         let local_ip = stream.local_addr()?.ip();
         let server = stream.peer_addr()?;
         let (rd, mut wr) = stream.into_split();
         wr.write_all(name.as_bytes()).await?;
+        let reader = match profile {
+            Profile::Strict => Reader::Strict(FrameReader::new(
+                rd,
+                Decoder::server_to_client(Limits::default()),
+            )),
+            Profile::Legacy => {
+                // The name is a write of its own (LEG-1): the next frame waits its turn.
+                tokio::time::sleep(LEGACY_WRITE_GAP).await;
+                Reader::Legacy(LegacyReader::new(rd))
+            }
+        };
         Ok(Client {
             sender: ClientSender {
                 writer: Arc::new(Mutex::new(wr)),
                 name,
                 local_ip,
                 server,
+                profile,
             },
             events: ClientEvents {
-                reader: FrameReader::new(rd, Decoder::server_to_client(Limits::default())),
+                reader,
                 closed: false,
             },
         })
@@ -150,9 +199,47 @@ pub struct ClientSender {
     name: Name,
     local_ip: IpAddr,
     server: SocketAddr,
+    profile: Profile,
 }
 
 impl ClientSender {
+    /// The profile this client speaks.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The bytes of one write for `frame` in this client's profile.
+    fn encode(&self, frame: &Frame) -> Result<Bytes, ClientError> {
+        match self.profile {
+            Profile::Strict => {
+                frame
+                    .validate()
+                    .map_err(|e| ClientError::Invalid(e.into()))?;
+                Ok(frame.to_bytes())
+            }
+            Profile::Legacy => {
+                legacy_codec::encode_client(frame).map_err(|e| ClientError::Invalid(e.to_string()))
+            }
+        }
+    }
+
+    /// Writes one frame's bytes. In the legacy profile the lock is kept for the write gap,
+    /// so the server reads this frame alone (LEG-2).
+    async fn write_frame(&self, bytes: &[u8]) -> Result<(), ClientError> {
+        let mut wr = self.writer.lock().await;
+        wr.write_all(bytes).await?;
+        self.pace().await;
+        Ok(())
+    }
+
+    /// The pause after a frame's write: [`LEGACY_WRITE_GAP`] in the legacy profile, none in
+    /// the strict one (the stream is reassembled, ENC-3).
+    async fn pace(&self) {
+        if self.profile == Profile::Legacy {
+            tokio::time::sleep(LEGACY_WRITE_GAP).await;
+        }
+    }
+
     /// This client's name.
     pub fn name(&self) -> Name {
         self.name
@@ -165,16 +252,23 @@ impl ClientSender {
 
     /// Sends any frame as is (after checking it can be encoded faithfully).
     pub async fn send_frame(&self, frame: &Frame) -> Result<(), ClientError> {
-        frame
-            .validate()
-            .map_err(|e| ClientError::Invalid(e.into()))?;
-        let bytes = frame.to_bytes();
-        self.writer.lock().await.write_all(&bytes).await?;
-        Ok(())
+        let bytes = self.encode(frame)?;
+        self.write_frame(&bytes).await
     }
 
-    /// Sends several frames in one write (a sender with a backlog saves system calls).
+    /// Sends several frames in one write (a sender with a backlog saves system calls). In the
+    /// legacy profile they are written one per write instead (LEG-2).
     pub async fn send_frames(&self, frames: &[Frame]) -> Result<(), ClientError> {
+        if self.profile == Profile::Legacy {
+            let encoded = frames
+                .iter()
+                .map(|f| self.encode(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            for bytes in encoded {
+                self.write_frame(&bytes).await?;
+            }
+            return Ok(());
+        }
         let mut buf = BytesMut::with_capacity(frames.iter().map(Frame::encoded_len).sum());
         for frame in frames {
             frame
@@ -189,7 +283,8 @@ impl ClientSender {
     /// Sends a text message (MSG-1).
     pub async fn send_text(&self, to: Name, text: impl Into<Bytes>) -> Result<(), ClientError> {
         let text = text.into();
-        if text.contains(&0) {
+        // The legacy encoder names its own rule (LEG-2) for the texts it cannot carry.
+        if self.profile == Profile::Strict && text.contains(&0) {
             return Err(ClientError::Invalid(
                 "a text cannot contain a 0x00 byte (ENC-2)".into(),
             ));
@@ -221,9 +316,11 @@ impl ClientSender {
         mut body: impl AsyncRead + Unpin,
         mut progress: impl FnMut(u64),
     ) -> Result<(), ClientError> {
-        let header = file_frame(to, filename, size, 0, Bytes::new())?;
+        let header = self.encode(&file_frame(to, filename, size, 0, Bytes::new())?)?;
         let mut wr = self.writer.lock().await;
-        wr.write_all(&header.to_bytes()).await?;
+        wr.write_all(&header).await?;
+        // Legacy: the header is a write of its own, the body starts in a later read (LEG-5).
+        self.pace().await;
         let mut buf = vec![0u8; FRAGMENT];
         let mut sent = 0u64;
         while sent < size {
@@ -239,6 +336,10 @@ impl ClientSender {
             wr.write_all(&buf[..n]).await?;
             sent += n as u64;
             progress(sent);
+        }
+        if size > 0 {
+            // Legacy: the next frame must not join the body's last read.
+            self.pace().await;
         }
         Ok(())
     }
@@ -368,8 +469,15 @@ pub async fn fetch_p2p(
 /// The receiving half of a client.
 #[derive(Debug)]
 pub struct ClientEvents {
-    reader: FrameReader,
+    reader: Reader,
     closed: bool,
+}
+
+/// The read side in one profile.
+#[derive(Debug)]
+enum Reader {
+    Strict(FrameReader),
+    Legacy(LegacyReader),
 }
 
 impl ClientEvents {
@@ -379,7 +487,22 @@ impl ClientEvents {
         if self.closed {
             return None;
         }
-        let event = match self.reader.next().await {
+        let item = match &mut self.reader {
+            Reader::Strict(r) => r.next().await,
+            Reader::Legacy(r) => match r.next().await {
+                Ok(Some(Ok(item))) => Ok(Some(item)),
+                // One write is one frame in the dialect: a frame it does not allow is shown
+                // and the next one is still readable (LEG-13, CLI-4).
+                Ok(Some(Err(e))) => {
+                    return Some(Event::Invalid {
+                        detail: e.to_string(),
+                    })
+                }
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            },
+        };
+        let event = match item {
             Ok(Some(Decoded::Frame(frame))) => match frame {
                 Frame::Msg { name, text } => Event::Message { from: name, text },
                 Frame::ListReply { text } => Event::List { text },

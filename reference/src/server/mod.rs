@@ -2,6 +2,7 @@
 //! [`ServerHandle::local_addr`], and call [`ServerHandle::shutdown`] when done.
 
 mod fault;
+mod legacy;
 mod outbox;
 mod roster;
 mod session;
@@ -37,6 +38,8 @@ pub struct ServerConfig {
     pub linger: Duration,
     /// Bytes of frames that may wait for a client that does not read (DEC-8).
     pub outbox_budget: usize,
+    /// The dialect the server speaks: strict (`SPEC.md`) or legacy (`legacy-profile.md`).
+    pub profile: crate::profile::Profile,
     /// A deliberate protocol violation, for testing the conformance suite.
     #[cfg(feature = "faults")]
     pub fault: Option<Fault>,
@@ -50,6 +53,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             linger: Duration::from_secs(1),
             outbox_budget: 8 << 20,
+            profile: crate::profile::Profile::Strict,
             #[cfg(feature = "faults")]
             fault: None,
         }
@@ -149,7 +153,15 @@ impl Server {
             match accepted {
                 Ok((stream, peer)) => {
                     let id = next_id.fetch_add(1, Ordering::Relaxed);
-                    tracker.spawn(session::run(stream, peer, id, self.shared.clone()));
+                    let shared = self.shared.clone();
+                    match shared.config.profile {
+                        crate::profile::Profile::Strict => {
+                            tracker.spawn(session::run(stream, peer, id, shared))
+                        }
+                        crate::profile::Profile::Legacy => {
+                            tracker.spawn(legacy::run(stream, peer, id, shared))
+                        }
+                    };
                 }
                 Err(e) => {
                     // Out of descriptors and the like: wait instead of spinning.

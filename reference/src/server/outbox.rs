@@ -123,6 +123,7 @@ pub fn outbox(
             state,
             kill,
             keep_open_on_short_body,
+            one_write_per_frame: None,
         },
     )
 }
@@ -135,9 +136,19 @@ pub struct OutboxWriter {
     kill: CancellationToken,
     /// Fault injection (FILE-9 broken): carry on after a relay whose sender vanished.
     keep_open_on_short_body: bool,
+    /// Legacy dialect: never gather queued frames into one write, and leave at least this
+    /// gap between two writes, since a receiver takes one read for one frame (LEG-12).
+    one_write_per_frame: Option<Duration>,
 }
 
 impl OutboxWriter {
+    /// Writes each queued frame with its own write, at least `gap` after the previous one
+    /// (LEG-12), instead of gathering them.
+    pub fn one_write_per_frame(mut self, gap: Duration) -> Self {
+        self.one_write_per_frame = Some(gap);
+        self
+    }
+
     /// Writes queued items until Close, a write error, a truncated relay, or the kill token.
     pub async fn run(mut self, mut socket: OwnedWriteHalf) {
         let kill = self.kill.clone();
@@ -159,6 +170,7 @@ impl OutboxWriter {
     async fn write_all(&mut self, socket: &mut OwnedWriteHalf) -> WriterEnd {
         let mut batch = BytesMut::new();
         let mut next: Option<Outgoing> = None;
+        let mut last_write: Option<tokio::time::Instant> = None;
         loop {
             let item = match next.take() {
                 Some(item) => item,
@@ -167,11 +179,17 @@ impl OutboxWriter {
                     None => return WriterEnd::Close,
                 },
             };
+            if let (Some(gap), Some(last)) = (self.one_write_per_frame, last_write) {
+                tokio::time::sleep_until(last + gap).await;
+            }
+            if self.one_write_per_frame.is_some() {
+                last_write = Some(tokio::time::Instant::now());
+            }
             match item {
                 Outgoing::Frame(frame) => {
                     batch.extend_from_slice(&frame);
                     // Gather what else is already queued into the same write.
-                    while batch.len() < WRITE_BATCH {
+                    while self.one_write_per_frame.is_none() && batch.len() < WRITE_BATCH {
                         match self.rx.try_recv() {
                             Ok(Outgoing::Frame(f)) => batch.extend_from_slice(&f),
                             Ok(other) => {

@@ -55,7 +55,7 @@ impl Peer {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).unwrap();
         Peer {
-            name: Name(*b"????"),
+            name: Name::from_array(*b"????"),
             stream,
             buf: BytesMut::new(),
             decoder: Decoder::server_to_client(Limits::default()),
