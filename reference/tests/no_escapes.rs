@@ -139,7 +139,7 @@ fn a_peer_cannot_put_escape_sequences_into_the_client_output() {
         .expect("start msrp-client");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let name = msrp_reference::Name(*b"esc3");
+        let name = msrp_reference::Name::from_array(*b"esc3");
         let mut c = msrp_reference::client::Client::connect(&addr, name, Duration::from_secs(5))
             .await
             .expect("connect");
@@ -158,7 +158,10 @@ fn a_peer_cannot_put_escape_sequences_into_the_client_output() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         c.sender()
-            .send_text(msrp_reference::Name(*b"esc4"), &b"look\x1b[2J\x07here"[..])
+            .send_text(
+                msrp_reference::Name::from_array(*b"esc4"),
+                &b"look\x1b[2J\x07here"[..],
+            )
             .await
             .expect("send");
         tokio::time::sleep(Duration::from_millis(500)).await;
