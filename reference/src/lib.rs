@@ -5,6 +5,7 @@
 //! - [`connection`]: a socket plus its buffers, reading [`decode::Decoded`] items.
 //! - [`server`]: the reference server, embeddable (bind to port 0, learn the address, stop).
 //! - [`client`]: the reference client library.
+//! - [`shell`]: shell completions and man pages from the binaries' clap definitions.
 
 pub mod client;
 pub mod codec;
@@ -15,6 +16,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod server;
+pub mod shell;
 
 pub use decode::{DecodeError, Decoded, Decoder, Direction, Limits};
 pub use frame::{FileHeader, Frame, Name, Reason};

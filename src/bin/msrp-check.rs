@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use msrp::check::{coverage, decision_coverage, run_all, Selection, Target};
 use msrp::report::html::{write_check_report, TargetResults};
 use msrp::report::{closing_line, junit_xml, print_outcome_colored, JsonReport, TargetOutcome};
@@ -102,6 +102,8 @@ struct Args {
     /// Protocol profile (client mode: strict, the only one it has so far).
     #[arg(long, default_value = "strict")]
     profile: String,
+    #[command(flatten)]
+    shell: msrp_reference::shell::ShellSupport,
 }
 
 #[derive(Subcommand, Debug)]
@@ -123,6 +125,9 @@ fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(code) = args.shell.run(Args::command(), env!("CARGO_BIN_NAME")) {
+        return code;
+    }
     if let Some(Command::Schema) = args.command {
         let schema = schemars::schema_for!(ScenarioFile);
         return match serde_json::to_string_pretty(&schema) {

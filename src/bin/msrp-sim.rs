@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use msrp::sim::limits::{ensure_open_files, DEFAULT_P2P_SLOTS};
 use msrp::sim::metrics::MetricsServer;
 use msrp::sim::report::{SimReport, Verdict, EMBEDDED};
@@ -43,6 +43,8 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    shell: msrp_reference::shell::ShellSupport,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,6 +211,9 @@ fn write_reports(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(code) = cli.shell.run(Cli::command(), env!("CARGO_BIN_NAME")) {
+        return code;
+    }
     match cli.command {
         Some(Command::Merge {
             reports,

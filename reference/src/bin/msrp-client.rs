@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use msrp_reference::client::{
     fetch_p2p, serve_p2p, Client, ClientError, ClientSender, Download, DownloadDir, Event,
 };
@@ -26,8 +26,8 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     server: String,
     /// Your 4-byte name (printable ASCII, no spaces).
-    #[arg(long)]
-    name: Name,
+    #[arg(long, required_unless_present_any = ["completions", "man"])]
+    name: Option<Name>,
     /// Where received files are saved (created if missing).
     #[arg(long, default_value = "downloads")]
     download_dir: PathBuf,
@@ -41,6 +41,8 @@ struct Args {
     /// are done, for answers the server still owes (it closes when it has sent them).
     #[arg(long, default_value_t = 5)]
     close_wait: u64,
+    #[command(flatten)]
+    shell: msrp_reference::shell::ShellSupport,
 }
 
 /// The exit statuses, shown by `--help`; the README repeats them.
@@ -158,7 +160,15 @@ struct Receiving {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let code = session(&args).await.code();
+    if let Some(code) = args.shell.run(Args::command(), env!("CARGO_BIN_NAME")) {
+        return code;
+    }
+    // clap requires --name unless --completions or --man was given, and those returned.
+    let Some(name) = args.name else {
+        eprintln!("msrp-client: --name is required");
+        std::process::exit(2)
+    };
+    let code = session(&args, name).await.code();
     // Exit here rather than return: tokio reads stdin on a blocking thread that runtime
     // shutdown waits for, so a session the server ended while nobody typed would hang until
     // stdin closed (found by the client suite, client-server-closes-mid-body).
@@ -169,7 +179,7 @@ async fn main() -> ExitCode {
 
 /// The whole session: connect, run commands from stdin while showing what arrives, then
 /// finish transfers, wait for ACKs, half-close and read the last answers.
-async fn session(args: &Args) -> Outcome {
+async fn session(args: &Args, name: Name) -> Outcome {
     let mut outcome = Outcome::default();
     // The download folder first: a local mistake should not cost a login.
     let downloads = match DownloadDir::open(&args.download_dir) {
@@ -180,7 +190,7 @@ async fn session(args: &Args) -> Outcome {
             return outcome;
         }
     };
-    let client = match Client::connect(&args.server, args.name, Duration::from_secs(10)).await {
+    let client = match Client::connect(&args.server, name, Duration::from_secs(10)).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("msrp-client: {e}");
@@ -192,7 +202,7 @@ async fn session(args: &Args) -> Outcome {
     println!(
         "connected to {} as {}; files go to {}; /help for commands",
         args.server,
-        args.name,
+        name,
         downloads.path().display()
     );
     let mut ui = Ui {
