@@ -7,6 +7,7 @@
 //! client that does not read only until its buffers fill.
 
 mod download;
+pub mod terminal;
 
 pub use download::{sanitize_filename, Download, DownloadDir, DownloadError, SavedFile};
 
