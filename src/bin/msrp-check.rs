@@ -26,7 +26,7 @@ use msrp_reference::server::ServerConfig;
 /// Exit status: 0 all passed (warnings allowed unless --strict), 1 any failure or error,
 /// 2 usage error or nothing ran.
 #[derive(Parser, Debug)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
+#[command(version, args_conflicts_with_subcommands = true)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,

@@ -31,10 +31,13 @@ Exit status:
      --html, --csv) could not be written, --metrics-listen could not listen. Its counts are then no verdict on the target; what it could not send is
      reported as \"not sent\", never as lost.";
 
+/// MSRP load simulator: many clients on a fixed schedule, and a delivery proof.
+///
+/// Emulates dozens to thousands of clients against a server on a fixed schedule and proves that every message and file was delivered exactly once, in order,
+/// intact. Without --target it loads an embedded reference server.
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about,
     args_conflicts_with_subcommands = true,
     after_help = EXIT_STATUS
 )]

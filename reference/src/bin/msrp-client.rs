@@ -25,14 +25,16 @@ macro_rules! say {
     };
 }
 
-/// MSRP reference client. Type /help once connected. On a terminal, commands are edited
+/// MSRP reference client: chat, send files and list clients on an MSRP server.
+///
+/// Type /help once connected. On a terminal, commands are edited
 /// with the usual keys (arrows, Ctrl-A/E/W/R, Up for history) and what arrives is shown above
 /// the line being typed; Ctrl-D or Ctrl-C ends input like /quit. The history is kept in
 /// $XDG_STATE_HOME/msrp/history (~/.local/state/msrp/history) unless --no-history-file.
 /// Otherwise commands are read line by line from stdin, so it can be scripted:
 /// `printf '/list\n/quit\n' | msrp-client --name abcd`.
 #[derive(Parser, Debug)]
-#[command(version, about, after_help = EXIT_STATUS)]
+#[command(version, after_help = EXIT_STATUS)]
 struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:8080")]

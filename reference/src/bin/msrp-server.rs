@@ -9,7 +9,7 @@ use msrp_reference::server::{Server, ServerConfig};
 
 /// MSRP reference server (strict profile). Not RFC 4975.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0:8080")]
