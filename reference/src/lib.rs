@@ -7,6 +7,7 @@
 //!   codec (`legacy-profile.md`).
 //! - [`server`]: the reference server, embeddable (bind to port 0, learn the address, stop).
 //! - [`client`]: the reference client library.
+//! - [`shell`]: shell completions and man pages from the binaries' clap definitions.
 
 pub mod client;
 pub mod codec;
@@ -18,6 +19,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod profile;
 pub mod server;
+pub mod shell;
 
 pub use decode::{DecodeError, Decoded, Decoder, Direction, Limits};
 pub use frame::{FileHeader, Frame, Name, Reason};

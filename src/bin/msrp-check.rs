@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use msrp::check::{coverage, decision_coverage, run_all, Selection, Target};
 use msrp::report::html::{write_check_report, TargetResults};
 use msrp::report::{closing_line, junit_xml, print_outcome_colored, JsonReport, TargetOutcome};
@@ -27,7 +27,7 @@ use msrp_reference::Profile;
 /// Exit status: 0 all passed (warnings allowed unless --strict), 1 any failure or error,
 /// 2 usage error or nothing ran.
 #[derive(Parser, Debug)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
+#[command(version, args_conflicts_with_subcommands = true)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -109,6 +109,8 @@ struct Args {
     /// what it receives (default: the built-in one for msrp-client, drivers/msrp-client.yaml).
     #[arg(long, value_name = "FILE", requires = "client")]
     driver: Option<PathBuf>,
+    #[command(flatten)]
+    shell: msrp_reference::shell::ShellSupport,
 }
 
 #[derive(Subcommand, Debug)]
@@ -130,6 +132,9 @@ fn usage_error(msg: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(code) = args.shell.run(Args::command(), env!("CARGO_BIN_NAME")) {
+        return code;
+    }
     if let Some(Command::Schema) = args.command {
         let schema = schemars::schema_for!(ScenarioFile);
         return match serde_json::to_string_pretty(&schema) {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use msrp::sim::limits::{ensure_open_files, DEFAULT_P2P_SLOTS};
 use msrp::sim::metrics::MetricsServer;
 use msrp::sim::report::{SimReport, Verdict, EMBEDDED};
@@ -31,10 +31,13 @@ Exit status:
      --html, --csv) could not be written, --metrics-listen could not listen. Its counts are then no verdict on the target; what it could not send is
      reported as \"not sent\", never as lost.";
 
+/// MSRP load simulator: many clients on a fixed schedule, and a delivery proof.
+///
+/// Emulates dozens to thousands of clients against a server on a fixed schedule and proves that every message and file was delivered exactly once, in order,
+/// intact. Without --target it loads an embedded reference server.
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about,
     args_conflicts_with_subcommands = true,
     after_help = EXIT_STATUS
 )]
@@ -43,6 +46,8 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    shell: msrp_reference::shell::ShellSupport,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,6 +214,9 @@ fn write_reports(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(code) = cli.shell.run(Cli::command(), env!("CARGO_BIN_NAME")) {
+        return code;
+    }
     match cli.command {
         Some(Command::Merge {
             reports,

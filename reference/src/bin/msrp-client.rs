@@ -8,26 +8,40 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use msrp_reference::client::terminal;
 use msrp_reference::client::{
     fetch_p2p, serve_p2p, Client, ClientError, ClientSender, Download, DownloadDir, Event,
 };
 use msrp_reference::frame::escape_bytes;
 use msrp_reference::{FileHeader, Name, Profile};
-use tokio::io::AsyncBufReadExt;
 use tokio::task::JoinSet;
 
-/// MSRP reference client. Type /help once connected. Reads commands line by line from stdin,
-/// so it can be scripted: `printf '/list\n/quit\n' | msrp-client --name abcd`.
+/// Prints a line through [`terminal::print`]: above the line being typed when the line
+/// editor runs.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        terminal::print(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// MSRP reference client: chat, send files and list clients on an MSRP server.
+///
+/// Type /help once connected. On a terminal, commands are edited
+/// with the usual keys (arrows, Ctrl-A/E/W/R, Up for history) and what arrives is shown above
+/// the line being typed; Ctrl-D or Ctrl-C ends input like /quit. The history is kept in
+/// $XDG_STATE_HOME/msrp/history (~/.local/state/msrp/history) unless --no-history-file.
+/// Otherwise commands are read line by line from stdin, so it can be scripted:
+/// `printf '/list\n/quit\n' | msrp-client --name abcd`.
 #[derive(Parser, Debug)]
-#[command(version, about, after_help = EXIT_STATUS)]
+#[command(version, after_help = EXIT_STATUS)]
 struct Args {
     /// Server address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     server: String,
     /// Your name: 4 printable ASCII bytes without spaces (1 to 4 with --profile legacy).
-    #[arg(long)]
-    name: String,
+    #[arg(long, required_unless_present_any = ["completions", "man"])]
+    name: Option<String>,
     /// The dialect to speak: strict (SPEC.md) or legacy (the circulating dialect of
     /// threaded C servers and clients, SPEC.md "Legacy profile").
     #[arg(long, value_enum, default_value_t = Profile::Strict)]
@@ -45,6 +59,11 @@ struct Args {
     /// are done, for answers the server still owes (it closes when it has sent them).
     #[arg(long, default_value_t = 5)]
     close_wait: u64,
+    /// Keep the line history of an interactive session in memory only.
+    #[arg(long)]
+    no_history_file: bool,
+    #[command(flatten)]
+    shell: msrp_reference::shell::ShellSupport,
 }
 
 /// The exit statuses, shown by `--help`; the README repeats them.
@@ -165,18 +184,27 @@ struct Receiving {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let code = session(&args).await.code();
+    if let Some(code) = args.shell.run(Args::command(), env!("CARGO_BIN_NAME")) {
+        return code;
+    }
+    // clap requires --name unless --completions or --man was given, and those returned.
+    let Some(name) = args.name.clone() else {
+        eprintln!("msrp-client: --name is required");
+        std::process::exit(2)
+    };
+    let code = session(&args, &name).await.code();
     // Exit here rather than return: tokio reads stdin on a blocking thread that runtime
     // shutdown waits for, so a session the server ended while nobody typed would hang until
     // stdin closed (found by the client suite, client-server-closes-mid-body).
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    terminal::restore();
     std::process::exit(i32::from(code))
 }
 
 /// The whole session: connect, run commands from stdin while showing what arrives, then
 /// finish transfers, wait for ACKs, half-close and read the last answers.
-async fn session(args: &Args) -> Outcome {
+async fn session(args: &Args, name: &str) -> Outcome {
     let mut outcome = Outcome::default();
     // The download folder first: a local mistake should not cost a login.
     let downloads = match DownloadDir::open(&args.download_dir) {
@@ -187,7 +215,7 @@ async fn session(args: &Args) -> Outcome {
             return outcome;
         }
     };
-    let name = match parse_name(&args.name, args.profile) {
+    let name = match parse_name(name, args.profile) {
         Ok(n) => n,
         Err(e) => {
             eprintln!("msrp-client: {e}");
@@ -206,7 +234,7 @@ async fn session(args: &Args) -> Outcome {
             }
         };
     let (sender, mut events) = client.split();
-    println!(
+    say!(
         "connected to {} as {}{}; files go to {}; /help for commands",
         args.server,
         name,
@@ -228,7 +256,10 @@ async fn session(args: &Args) -> Outcome {
         phase: Phase::Commands,
         outcome,
     };
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let history = (!args.no_history_file)
+        .then(terminal::default_history_file)
+        .flatten();
+    let mut lines = terminal::Input::open(format!("{name}> "), history);
     let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         let now = tokio::time::Instant::now();
@@ -242,7 +273,7 @@ async fn session(args: &Args) -> Outcome {
                         .drain(..)
                         .map(|s| format!("{} to {}", escape_bytes(&s.filename), s.to))
                         .collect();
-                    println!(
+                    say!(
                         "error: gave up waiting for {} ACK(s) after {} s: {}",
                         missing.len(),
                         args.ack_wait,
@@ -255,7 +286,7 @@ async fn session(args: &Args) -> Outcome {
                 // Half-close rather than close: the server still writes what it owes us
                 // (an ERROR for the last command, say) and then closes (DEC-17).
                 if let Err(e) = ui.sender.close().await {
-                    println!("disconnected: {e}");
+                    say!("disconnected: {e}");
                     ui.outcome.connection_lost = true;
                     break;
                 }
@@ -281,7 +312,7 @@ async fn session(args: &Args) -> Outcome {
                 }
                 Ok(None) => ui.phase = Phase::Finishing,
                 Err(e) => {
-                    println!("error: reading commands: {e}");
+                    say!("error: reading commands: {e}");
                     ui.outcome.local_error = true;
                     ui.phase = Phase::Finishing;
                 }
@@ -317,7 +348,7 @@ impl Ui {
                 "/send" => self.send(rest).await,
                 "/quit" => return true,
                 "/help" => {
-                    println!("{HELP}");
+                    say!("{HELP}");
                     Ok(())
                 }
                 _ => Err(CommandError::Local(format!(
@@ -328,11 +359,11 @@ impl Ui {
         match result {
             Ok(()) => {}
             Err(CommandError::Local(e)) => {
-                println!("error: {e}");
+                say!("error: {e}");
                 self.outcome.local_error = true;
             }
             Err(CommandError::Connection(e)) => {
-                println!("error: {e}");
+                say!("error: {e}");
                 self.outcome.connection_lost = true;
             }
         }
@@ -377,7 +408,7 @@ impl Ui {
         if p2p {
             let listener = sender.offer_p2p(to, filename.as_bytes(), size).await?;
             let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-            println!("offering {shown} ({size} bytes) to {to} on port {port} (P2P)");
+            say!("offering {shown} ({size} bytes) to {to} on port {port} (P2P)");
             let wait = self.p2p_wait;
             self.tasks.spawn(async move {
                 let result = serve_p2p(listener, size, file, wait, progress(tty, &shown, size))
@@ -390,7 +421,7 @@ impl Ui {
                 }
             });
         } else {
-            println!("sending {shown} ({size} bytes) to {to}");
+            say!("sending {shown} ({size} bytes) to {to}");
             self.tasks.spawn(async move {
                 let result = sender
                     .send_file_relay(
@@ -425,15 +456,15 @@ impl Ui {
     async fn event(&mut self, event: Event) -> bool {
         match event {
             Event::Message { from, text } => {
-                println!("[{from}] {}", msrp_reference::color::printable(&text))
+                say!("[{from}] {}", msrp_reference::color::printable(&text))
             }
-            Event::List { text } => print!("{}", msrp_reference::color::printable(&text)),
+            Event::List { text } => terminal::print(&msrp_reference::color::printable(&text)),
             Event::Error { text, .. } => {
-                println!("error: {}", escape_bytes(&text));
+                say!("error: {}", escape_bytes(&text));
                 self.outcome.failed = true;
             }
             Event::Invalid { detail } => {
-                println!("error: the server sent an invalid frame: {detail}");
+                say!("error: the server sent an invalid frame: {detail}");
                 self.outcome.failed = true;
             }
             Event::Ack { filename } => {
@@ -445,9 +476,9 @@ impl Ui {
                 {
                     Some(i) => {
                         let sent = self.awaiting_ack.remove(i).expect("index from position");
-                        println!("{} received {shown} (ACK)", sent.to);
+                        say!("{} received {shown} (ACK)", sent.to);
                     }
-                    None => println!("ACK for {shown}, which this session did not send"),
+                    None => say!("ACK for {shown}, which this session did not send"),
                 }
             }
             Event::FileStart(header) => self.file_start(header).await,
@@ -459,7 +490,7 @@ impl Ui {
                         f.abort().await;
                     }
                     let name = escape_bytes(&r.header.filename);
-                    println!(
+                    say!(
                         "error: connection closed during {name}; partial file removed, no ACK sent"
                     );
                 }
@@ -467,11 +498,11 @@ impl Ui {
                     // The expected end: we half-closed and the server has sent all it owed.
                     (None, Phase::Draining) => {}
                     (Some(e), _) => {
-                        println!("disconnected: {e}");
+                        say!("disconnected: {e}");
                         self.outcome.connection_lost = true;
                     }
                     (None, _) => {
-                        println!("disconnected by the server");
+                        say!("disconnected by the server");
                         self.outcome.connection_lost = true;
                     }
                 }
@@ -488,14 +519,14 @@ impl Ui {
         };
         let shown = escape_bytes(&header.filename);
         match self.profile {
-            Profile::Strict => println!("[{}] sends {shown} ({} bytes)", header.name, header.size),
+            Profile::Strict => say!("[{}] sends {shown} ({} bytes)", header.name, header.size),
             // LEG-8: the name field is the recipient's own; the dialect does not say who sent.
-            Profile::Legacy => println!("incoming file {shown} ({} bytes)", header.size),
+            Profile::Legacy => say!("incoming file {shown} ({} bytes)", header.size),
         }
         let file = match self.downloads.create(&header.filename, header.size).await {
             Ok(f) => Some(f),
             Err(e) => {
-                println!("error: {e}; the file is discarded and not acknowledged");
+                say!("error: {e}; the file is discarded and not acknowledged");
                 self.outcome.local_error = true;
                 None
             }
@@ -518,7 +549,7 @@ impl Ui {
         };
         if let Some(file) = r.file.as_mut() {
             if let Err(e) = file.write(&data).await {
-                println!("error: {e}; the rest is discarded and the file not acknowledged");
+                say!("error: {e}; the rest is discarded and the file not acknowledged");
                 self.outcome.local_error = true;
                 if let Some(f) = r.file.take() {
                     f.abort().await;
@@ -527,7 +558,7 @@ impl Ui {
         }
         let got = r.header.size - remaining;
         if self.tty && remaining > 0 && got >= r.next_report && r.header.size >= 1 << 20 {
-            println!(
+            say!(
                 "  {}: {}%",
                 escape_bytes(&r.header.filename),
                 got * 100 / r.header.size
@@ -545,7 +576,7 @@ impl Ui {
         };
         match file.finish().await {
             Ok(saved) => {
-                println!(
+                say!(
                     "saved {} from {} to {}",
                     escape_bytes(&r.header.filename),
                     r.from,
@@ -554,7 +585,7 @@ impl Ui {
                 self.acknowledge(r.header.filename).await;
             }
             Err(e) => {
-                println!("error: {e}");
+                say!("error: {e}");
                 self.outcome.local_error = true;
             }
         }
@@ -571,7 +602,7 @@ impl Ui {
             // LEG-8: the name field is the recipient's own; the dialect does not say who sent.
             Profile::Legacy => "offered:".to_string(),
         };
-        println!(
+        say!(
             "{who} {shown} ({} bytes) by P2P from {}:{}",
             offer.size,
             escape_bytes(&offer.ip),
@@ -579,13 +610,13 @@ impl Ui {
         );
         if self.phase == Phase::Draining {
             // Our side is half-closed: the ACK could not be sent any more.
-            println!("this session is closing; the offer of {shown} is not taken");
+            say!("this session is closing; the offer of {shown} is not taken");
             return;
         }
         let download = match self.downloads.create(&offer.filename, offer.size).await {
             Ok(d) => d,
             Err(e) => {
-                println!("error: {e}; the offer is declined");
+                say!("error: {e}; the offer is declined");
                 self.outcome.local_error = true;
                 return;
             }
@@ -596,7 +627,7 @@ impl Ui {
         self.tasks.spawn(async move {
             let mut result = fetch_to_file(&offer, download, wait, tty).await;
             if let Ok((path, size)) = &result {
-                println!(
+                say!(
                     "saved {shown} from {from} to {} ({size} bytes)",
                     path.display()
                 );
@@ -610,7 +641,7 @@ impl Ui {
 
     async fn acknowledge(&mut self, filename: Bytes) {
         if let Err(e) = self.sender.ack(filename).await {
-            println!("error: cannot send ACK: {e}");
+            say!("error: cannot send ACK: {e}");
             self.outcome.failed = true;
         }
     }
@@ -622,9 +653,9 @@ impl Ui {
                 filename,
                 result,
             }) => match result {
-                Ok(()) => println!("sent {filename} to {to}; waiting for its ACK"),
+                Ok(()) => say!("sent {filename} to {to}; waiting for its ACK"),
                 Err(e) => {
-                    println!("error: sending {filename} to {to}: {e}");
+                    say!("error: sending {filename} to {to}: {e}");
                     self.outcome.failed = true;
                     if let Some(i) = self
                         .awaiting_ack
@@ -637,12 +668,12 @@ impl Ui {
             },
             Ok(TaskDone::Fetched { from, result }) => {
                 if let Err(e) = result {
-                    println!("error: P2P file from {from}: {e}");
+                    say!("error: P2P file from {from}: {e}");
                     self.outcome.failed = true;
                 }
             }
             Err(e) => {
-                println!("error: a transfer task failed: {e}");
+                say!("error: a transfer task failed: {e}");
                 self.outcome.failed = true;
             }
         }
@@ -682,7 +713,7 @@ fn progress(tty: bool, name: &str, size: u64) -> impl FnMut(u64) {
     let mut next = size / 4;
     move |done| {
         if tty && size >= 1 << 20 && done >= next && done < size {
-            println!("  {name}: {}%", done * 100 / size);
+            say!("  {name}: {}%", done * 100 / size);
             next = done + size / 4;
         }
     }

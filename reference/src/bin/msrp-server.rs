@@ -1,16 +1,17 @@
 //! `msrp-server`: the MSRP reference server (strict profile, see SPEC.md; `--profile legacy`
 //! speaks the circulating dialect of `legacy-profile.md`).
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use msrp_reference::profile::Profile;
 use msrp_reference::server::{Server, ServerConfig};
 
 /// MSRP reference server (strict profile). Not RFC 4975.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0:8080")]
@@ -30,6 +31,8 @@ struct Args {
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+    #[command(flatten)]
+    shell: msrp_reference::shell::ShellSupport,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -40,8 +43,11 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
+    if let Some(code) = args.shell.run(Args::command(), env!("CARGO_BIN_NAME")) {
+        return Ok(code);
+    }
     let level = ["warn", "info", "debug", "trace"][usize::from(args.verbose.min(3))];
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -77,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
     shutdown_signal().await?;
     eprintln!("msrp-server shutting down");
     handle.shutdown().await;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

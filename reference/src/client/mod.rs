@@ -8,6 +8,7 @@
 
 mod download;
 mod legacy;
+pub mod terminal;
 
 pub use download::{sanitize_filename, Download, DownloadDir, DownloadError, SavedFile};
 pub use legacy::{READ_GAP as LEGACY_READ_GAP, WRITE_GAP as LEGACY_WRITE_GAP};
