@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use msrp::check::{run_all, Target};
 use msrp::rules::Level;
 use msrp::runner::RunOptions;
-use msrp::scenario::load_all;
+use msrp::scenario::load_for;
 use msrp::verdict::{Totals, Verdict};
 use msrp_reference::server::{Fault, ServerConfig};
 
@@ -34,8 +34,10 @@ const FAULTS: &[(Fault, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_names_the_rule_each_faulty_server_breaks() {
-    let (scenarios, errors) =
-        load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
+    let (scenarios, errors) = load_for(
+        &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")],
+        msrp_reference::Profile::Strict,
+    );
     assert!(errors.is_empty(), "{errors:?}");
     let opts = RunOptions {
         timeout: std::time::Duration::from_millis(500),
@@ -87,8 +89,10 @@ async fn the_suite_names_the_rule_each_faulty_server_breaks() {
 /// failure, and exit status 0 without `--strict` (`wire-decisions.md`, grading).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_readings_of_the_decisions_are_warnings_that_name_them() {
-    let (scenarios, errors) =
-        load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
+    let (scenarios, errors) = load_for(
+        &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")],
+        msrp_reference::Profile::Strict,
+    );
     assert!(errors.is_empty(), "{errors:?}");
     let target = Target::Embedded {
         base: ServerConfig {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use msrp::check::{run_all, Target};
 use msrp::runner::RunOptions;
-use msrp::scenario::load_all;
+use msrp::scenario::load_for;
 use msrp::verdict::Verdict;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -82,8 +82,10 @@ fn status_mib(field: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_ends_with_a_verdict_whatever_the_target_does() {
-    let (scenarios, errors) =
-        load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
+    let (scenarios, errors) = load_for(
+        &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")],
+        msrp_reference::Profile::Strict,
+    );
     assert!(errors.is_empty(), "{errors:?}");
     assert!(!scenarios.is_empty());
     let opts = RunOptions {

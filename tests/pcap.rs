@@ -12,7 +12,7 @@ use std::process::Command;
 use msrp::check::embedded_config;
 use msrp::record::Direction;
 use msrp::runner::{run_scenario, RunOptions, RunResult};
-use msrp::scenario::load_all;
+use msrp::scenario::load_for;
 use msrp_reference::server::{ServerConfig, ServerHandle};
 
 fn tshark_available() -> bool {
@@ -47,8 +47,10 @@ fn tshark(args: &[&str]) -> String {
 }
 
 fn run_suite(dir: &Path) -> Vec<RunResult> {
-    let (scenarios, errors) =
-        load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
+    let (scenarios, errors) = load_for(
+        &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")],
+        msrp_reference::Profile::Strict,
+    );
     assert!(errors.is_empty(), "{errors:?}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut results = Vec::new();

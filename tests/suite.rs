@@ -6,13 +6,15 @@ use std::path::PathBuf;
 use msrp::check::{coverage, run_all, Target};
 use msrp::rules::Level;
 use msrp::runner::RunOptions;
-use msrp::scenario::load_all;
+use msrp::scenario::load_for;
 use msrp::verdict::Verdict;
 use msrp_reference::server::ServerConfig;
 
 fn suite() -> Vec<msrp::scenario::Scenario> {
-    let (scenarios, errors) =
-        load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
+    let (scenarios, errors) = load_for(
+        &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")],
+        msrp_reference::Profile::Strict,
+    );
     assert!(
         errors.is_empty(),
         "scenario files that do not load: {errors:#?}"

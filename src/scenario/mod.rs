@@ -556,6 +556,19 @@ pub fn is_client_source(source: &str) -> bool {
     source.lines().any(|l| l.trim_end() == "mode: client")
 }
 
+/// [`load_all`], keeping only the scenarios that apply to `profile` (`profiles:`): what a run
+/// in that profile executes.
+pub fn load_for(
+    paths: &[PathBuf],
+    profile: msrp_reference::Profile,
+) -> (Vec<Scenario>, Vec<LoadError>) {
+    let (all, errors) = load_all(paths);
+    (
+        all.into_iter().filter(|s| s.applies_to(profile)).collect(),
+        errors,
+    )
+}
+
 /// Loads every `.yaml`/`.yml` file under the given files or folders, sorted by path.
 /// Returns the scenarios and the errors of those that failed to load.
 pub fn load_all(paths: &[PathBuf]) -> (Vec<Scenario>, Vec<LoadError>) {
