@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# How sharp is the conformance suite? cargo-mutants mutates the reference server's protocol
+# code (server session, roster, outbox, decoder, frame encoder), rebuilds msrp-server from each
+# mutant, and judges it with the *unmutated* suite: reference/tests/suite_sharpness.rs runs a
+# separately built msrp-check (--strict) against the mutant server. A mutant the suite does
+# not fail is "missed"; docs/suite-sharpness/missed.md gives each one's reason or the
+# scenario that now catches it. Not part of .ci/run: the whole run takes hours on 2 cores.
+#
+#   bench/suite-sharpness.sh [SHARD]      SHARD as k/n (default 1/1), e.g. 1/4 … 4/4
+#   bench/suite-sharpness.sh --list       the mutants, without running them
+#   MUTANTS_FILES=reference/src/decode.rs bench/suite-sharpness.sh    only some files
+#
+# Each shard's outcome lands in docs/suite-sharpness/shard-K-of-N/ (outcomes.json, caught.txt,
+# missed.txt, timeout.txt, unviable.txt): commit it; the score is summed over the shards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
+# The protocol code of the strict profile. fault.rs is test-only fault injection; the legacy
+# dialect (server/legacy.rs, profile/) is not judged by the strict suite.
+files=(${MUTANTS_FILES:-reference/src/server/mod.rs reference/src/server/session.rs
+  reference/src/server/roster.rs reference/src/server/outbox.rs reference/src/decode.rs
+  reference/src/frame.rs})
+for f in reference/src/server/*.rs; do
+  case " ${files[*]} " in *" $f "*) ;; *) [ -f "$f" ] && case $f in *fault.rs|*legacy.rs) ;; *) files+=("$f") ;; esac ;; esac
+done
+args=(--package msrp-reference --no-shuffle)
+for f in "${files[@]}"; do args+=(-f "$f"); done
+
+if [ "${1:-}" = "--list" ]; then
+  exec cargo mutants "${args[@]}" --list
+fi
+shard=${1:-1/1}
+out=docs/suite-sharpness/shard-${shard%/*}-of-${shard#*/}
+
+cargo build --locked -q --bin msrp-check
+judge_dir=$(mktemp -d)
+cp target/debug/msrp-check "$judge_dir/msrp-check"
+trap 'rm -rf "$judge_dir"' EXIT
+
+start=$(date +%s)
+MSRP_CHECK_BIN="$judge_dir/msrp-check" cargo mutants "${args[@]}" \
+  --shard "$shard" --baseline skip --timeout 180 --build-timeout 900 \
+  --output "$out.tmp" \
+  -- --test suite_sharpness -- --ignored || true   # exit 2 = some missed: recorded below
+rm -rf "$out"; mkdir -p "$out"
+cp "$out.tmp"/mutants.out/{outcomes.json,caught.txt,missed.txt,timeout.txt,unviable.txt} "$out"/ 2>/dev/null || true
+rm -rf "$out.tmp"
+echo "shard $shard: $(($(date +%s) - start)) s" | tee "$out/time.txt"
+for k in caught missed timeout unviable; do
+  printf '%-9s %s\n' "$k" "$(wc -l < "$out/$k.txt" 2>/dev/null || echo 0)"
+done | tee "$out/summary.txt"
