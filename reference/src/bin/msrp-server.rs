@@ -22,6 +22,16 @@ struct Args {
     /// Seconds a new connection has to send its 4-byte name (NAME-6); fractions allowed.
     #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
     handshake_timeout: f64,
+    /// Bytes that all connections' buffers together may hold (read buffers, queued frames,
+    /// relayed chunks); past it the largest holders are closed (DEC-20). Bytes, or a size with
+    /// a unit: KiB, MiB, GiB (also K, M, G, KB, MB, GB as powers of 1000 for the *B forms).
+    #[arg(long, default_value = "128MiB", value_parser = parse_size)]
+    memory_budget: usize,
+    /// Seconds a connection inside a frame or a relayed body may send nothing before it is
+    /// closed (DEC-21); fractions allowed; 0 disables. Idle connections between frames are
+    /// never closed by it.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_seconds_or_zero)]
+    frame_timeout: f64,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -32,6 +42,41 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 && v.is_finite() && v < 1e6 => Ok(v),
         _ => Err(format!("\"{s}\" is not a positive number of seconds")),
     }
+}
+
+fn parse_seconds_or_zero(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(0.0) => Ok(0.0),
+        _ => parse_seconds(s).map_err(|e| format!("{e} (or 0 to disable)")),
+    }
+}
+
+/// `"128MiB"`, `"64 KiB"`, `"1G"`, `"500000"` → bytes.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let unit_bytes: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "\"{s}\": unknown unit (use bytes, KiB, MiB or GiB)"
+            ))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_bytes))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("\"{s}\" is not a positive size in bytes (e.g. 128MiB)"))
 }
 
 #[tokio::main]
@@ -53,6 +98,9 @@ async fn main() -> anyhow::Result<()> {
         max_clients: args.max_clients,
         max_text: args.max_text,
         handshake_timeout: Duration::from_secs_f64(args.handshake_timeout),
+        memory_budget: args.memory_budget,
+        frame_timeout: (args.frame_timeout > 0.0)
+            .then(|| Duration::from_secs_f64(args.frame_timeout)),
         ..ServerConfig::default()
     };
     let server = Server::bind(&args.listen, config)
@@ -75,4 +123,35 @@ async fn shutdown_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_with_and_without_units() {
+        assert_eq!(parse_size("128MiB"), Ok(128 << 20));
+        assert_eq!(parse_size("64 KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("2MB"), Ok(2_000_000));
+        assert_eq!(parse_size("500000"), Ok(500_000));
+        for bad in [
+            "",
+            "0",
+            "MiB",
+            "12 parsecs",
+            "-5",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_frame_timeout_takes_zero_to_disable() {
+        assert_eq!(parse_seconds_or_zero("0"), Ok(0.0));
+        assert_eq!(parse_seconds_or_zero("2.5"), Ok(2.5));
+        assert!(parse_seconds_or_zero("-1").is_err());
+    }
 }

@@ -1,0 +1,262 @@
+//! One memory budget for the buffers of all connections together (DEC-20).
+//!
+//! Each connection has an [`Account`] of the bytes its buffers hold: its read buffer
+//! (capacity, not length), the frames queued for it, and the relayed body chunks on their way
+//! to it. Every change is one atomic add on the account and one on the shared total, so the
+//! common path costs two uncontended atomics. Only when the total passes the budget, which
+//! is rare, does one task scan the accounts and close the largest holders until the total is
+//! back under a low-water mark a little below the budget (so that the next few bytes do not
+//! start another scan at once).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio_util::sync::CancellationToken;
+
+use super::roster::ConnId;
+
+/// Set in [`Account::held`] once the connection is over: later charges and releases are
+/// ignored, because what they refer to is freed with the connection.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+/// A connection's share of the budget. Embedded in the connection's queue state, so it
+/// costs no allocation of its own.
+#[derive(Debug)]
+pub struct Account {
+    /// Bytes held, with [`CLOSED`] set once the connection has ended.
+    held: AtomicUsize,
+    /// Set when the budget chose this connection for closing; its bytes are about to go.
+    evicted: AtomicBool,
+    /// Cancelled to close the connection at once.
+    kill: CancellationToken,
+    id: ConnId,
+    peer: SocketAddr,
+}
+
+impl Account {
+    /// An empty account for connection `id`; `kill` closes that connection.
+    pub fn new(id: ConnId, peer: SocketAddr, kill: CancellationToken) -> Self {
+        Account {
+            held: AtomicUsize::new(0),
+            evicted: AtomicBool::new(false),
+            kill,
+            id,
+            peer,
+        }
+    }
+
+    /// Bytes held now (0 once closed).
+    pub fn held(&self) -> usize {
+        let h = self.held.load(Ordering::Relaxed);
+        if h & CLOSED != 0 {
+            0
+        } else {
+            h
+        }
+    }
+
+    /// Whether the budget closed this connection (DEC-20).
+    pub fn evicted(&self) -> bool {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// The token that closes this connection.
+    pub fn kill_token(&self) -> &CancellationToken {
+        &self.kill
+    }
+
+    /// Applies `f` to the held count unless the account is closed; false if it was.
+    fn update(&self, f: impl Fn(usize) -> usize) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
+                (h & CLOSED == 0).then(|| f(h))
+            })
+            .is_ok()
+    }
+}
+
+/// Anything that carries an [`Account`] (a connection's shared queue state).
+pub trait Accounted: Send + Sync + std::fmt::Debug {
+    /// The connection's account.
+    fn account(&self) -> &Account;
+}
+
+/// The budget shared by every connection of one server.
+#[derive(Debug)]
+pub struct MemoryBudget {
+    /// Most bytes all accounts together may hold.
+    limit: usize,
+    /// Bytes held by all open accounts together.
+    used: AtomicUsize,
+    /// Set while one task scans for the largest holders; others need not scan too.
+    scanning: AtomicBool,
+    members: Mutex<HashMap<ConnId, Arc<dyn Accounted>>>,
+}
+
+impl MemoryBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        MemoryBudget {
+            limit,
+            used: AtomicUsize::new(0),
+            scanning: AtomicBool::new(false),
+            members: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Bytes held by all connections now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Makes a connection a candidate for eviction.
+    pub fn register(&self, member: Arc<dyn Accounted>) {
+        let id = member.account().id;
+        self.lock().insert(id, member);
+    }
+
+    /// Ends a connection's account: what it still held is given back in one step, and later
+    /// charges or releases to it are ignored.
+    pub fn close(&self, account: &Account) {
+        let before = account.held.fetch_or(CLOSED, Ordering::AcqRel);
+        if before & CLOSED == 0 {
+            self.used.fetch_sub(before, Ordering::AcqRel);
+        }
+        self.lock().remove(&account.id);
+    }
+
+    /// Records `n` more bytes held by `account`; over budget, closes the largest holders.
+    pub fn charge(&self, account: &Account, n: usize) {
+        if n == 0 {
+            return;
+        }
+        // The total is raised before the account and lowered after it, so it never dips
+        // below the sum of the accounts (and never wraps around).
+        let now = self.used.fetch_add(n, Ordering::AcqRel) + n;
+        if !account.update(|h| h + n) {
+            self.used.fetch_sub(n, Ordering::AcqRel);
+            return;
+        }
+        if now > self.limit {
+            self.evict();
+        }
+    }
+
+    /// Records that `account` holds `n` bytes fewer.
+    pub fn release(&self, account: &Account, n: usize) {
+        if n == 0 {
+            return;
+        }
+        if account.update(|h| h.saturating_sub(n)) {
+            self.used.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+
+    /// Closes the connections holding the most bytes until the total (less what connections
+    /// already being closed still hold) is back under the low-water mark.
+    fn evict(&self) {
+        if self.scanning.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let low_water = self.limit - self.limit / 32;
+        let members = self.lock();
+        let used = self.used();
+        let mut doomed = 0usize;
+        let mut holders: Vec<(usize, &Arc<dyn Accounted>)> = Vec::new();
+        for m in members.values() {
+            let a = m.account();
+            let held = a.held();
+            if a.evicted() {
+                doomed += held;
+            } else if held > 0 {
+                holders.push((held, m));
+            }
+        }
+        let mut excess = used.saturating_sub(doomed).saturating_sub(low_water);
+        if excess > 0 && used > self.limit {
+            holders.sort_unstable_by_key(|h| std::cmp::Reverse(h.0));
+            for (held, m) in holders {
+                if excess == 0 {
+                    break;
+                }
+                let a = m.account();
+                a.evicted.store(true, Ordering::Relaxed);
+                tracing::warn!(
+                    conn = a.id,
+                    peer = %a.peer,
+                    held,
+                    used,
+                    budget = self.limit,
+                    "memory budget exceeded: closing the connection holding the most buffered bytes (DEC-20)"
+                );
+                a.kill.cancel();
+                excess = excess.saturating_sub(held);
+            }
+        }
+        drop(members);
+        self.scanning.store(false, Ordering::Release);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Arc<dyn Accounted>>> {
+        // Nothing panics while holding it; a poisoned map is still a valid map.
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Conn(Account);
+    impl Accounted for Conn {
+        fn account(&self) -> &Account {
+            &self.0
+        }
+    }
+
+    fn conn(budget: &MemoryBudget, id: ConnId) -> Arc<Conn> {
+        let c = Arc::new(Conn(Account::new(
+            id,
+            "127.0.0.1:1".parse().expect("address"),
+            CancellationToken::new(),
+        )));
+        budget.register(c.clone());
+        c
+    }
+
+    #[test]
+    fn the_largest_holders_are_evicted_first() {
+        let b = MemoryBudget::new(1000);
+        let (small, big, idle, new) = (conn(&b, 1), conn(&b, 2), conn(&b, 3), conn(&b, 4));
+        b.charge(&small.0, 100);
+        b.charge(&big.0, 600);
+        b.charge(&new.0, 200);
+        assert!(!big.0.kill.is_cancelled());
+        b.charge(&new.0, 200);
+        assert!(big.0.kill.is_cancelled() && big.0.evicted());
+        for c in [&small, &idle, &new] {
+            assert!(!c.0.kill.is_cancelled());
+        }
+        // The evicted connection's bytes count as gone: no second eviction before they go.
+        b.charge(&small.0, 10);
+        assert!(!new.0.kill.is_cancelled());
+        b.close(&big.0);
+        assert_eq!(b.used(), 510);
+    }
+
+    #[test]
+    fn a_closed_account_ignores_late_charges_and_releases() {
+        let b = MemoryBudget::new(1000);
+        let c = conn(&b, 1);
+        b.charge(&c.0, 300);
+        b.close(&c.0);
+        assert_eq!(b.used(), 0);
+        b.release(&c.0, 300);
+        b.charge(&c.0, 5000);
+        assert_eq!(b.used(), 0);
+        assert!(!c.0.kill.is_cancelled());
+    }
+}
