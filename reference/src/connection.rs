@@ -173,9 +173,16 @@ impl FrameReader {
             if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
                 // A fresh buffer of exactly the bytes kept plus one read: consumed bytes at
                 // the front are not carried along, and the size never doubles past need.
-                let mut grown = BytesMut::with_capacity(self.buf.len() + self.read_size);
-                grown.extend_from_slice(&self.buf);
-                self.set_buffer(grown);
+                // Inside frames, never more than the longest frame could need.
+                let mut size = self.buf.len() + self.read_size;
+                if self.decoder.body_remaining().is_none() {
+                    size = size.min(self.decoder.max_frame_len().max(self.buf.len() + MIN_READ));
+                }
+                if size > self.buf.capacity() {
+                    let mut grown = BytesMut::with_capacity(size);
+                    grown.extend_from_slice(&self.buf);
+                    self.set_buffer(grown);
+                }
             }
             let room = self.buf.capacity() - self.buf.len();
             match self.socket.try_read_buf(&mut self.buf) {
