@@ -124,8 +124,8 @@ async fn main() -> anyhow::Result<()> {
 /// they closed (BENCHMARKS.md). Once a second, if the bytes buffered or the clients connected
 /// have fallen well below their high-water mark since the last trim, hand the free pages back.
 async fn return_freed_memory(handle: &ServerHandle) {
-    const BYTES_DROP: usize = 4 << 20;
-    const CLIENTS_DROP: usize = 500;
+    const BYTES_DROP: usize = 1 << 20;
+    const CLIENTS_DROP: usize = 100;
     let (mut bytes_high, mut clients_high) = (0usize, 0usize);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
