@@ -124,7 +124,9 @@ impl MemoryBudget {
         if before & CLOSED == 0 {
             self.used.fetch_sub(before, Ordering::AcqRel);
         }
-        self.lock().remove(&account.id);
+        let mut members = self.lock();
+        members.remove(&account.id);
+        shrink_when_sparse(&mut members);
     }
 
     /// Records `n` more bytes held by `account`; over budget, closes the largest holders.
@@ -202,6 +204,15 @@ impl MemoryBudget {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Arc<dyn Accounted>>> {
         // Nothing panics while holding it; a poisoned map is still a valid map.
         self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Gives back most of a map's table once it is three-quarters empty: after a burst of
+/// 20 000 connections the table would otherwise stay at its peak size for good. Rehashing
+/// costs O(len) and happens only each time the map has shrunk fourfold.
+pub(crate) fn shrink_when_sparse<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 256 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
     }
 }
 

@@ -89,6 +89,8 @@ impl Roster {
             inner.by_name.remove(&name);
             inner.order.remove(&id);
             inner.pending.remove(&name);
+            super::budget::shrink_when_sparse(&mut inner.by_name);
+            super::budget::shrink_when_sparse(&mut inner.pending);
         }
     }
 
