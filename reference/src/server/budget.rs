@@ -7,11 +7,18 @@
 //! is rare, does one task scan the accounts and close the largest holders until the total is
 //! back under a low-water mark a little below the budget (so that the next few bytes do not
 //! start another scan at once).
+//!
+//! Largest first, among the connections whose buffers have not been empty for a while: a
+//! client that reads a 400 KB LIST reply holds it for a moment, then holds nothing again,
+//! while a connection stalled inside a frame holds its bytes for good. Holders whose
+//! buffers emptied within [`GRACE`] are taken only if evicting every other holder would not
+//! be enough.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +28,20 @@ use super::roster::ConnId;
 /// ignored, because what they refer to is freed with the connection.
 const CLOSED: usize = 1 << (usize::BITS - 1);
 
+/// How recently a connection's buffers must have been empty for it to be spared while
+/// steadier holders remain.
+pub const GRACE: Duration = Duration::from_secs(1);
+
+/// Milliseconds since the first call, plus an hour so that times before it can be written
+/// too: a clock that fits an atomic.
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .saturating_add(3_600_000)
+}
+
 /// A connection's share of the budget. Embedded in the connection's queue state, so it
 /// costs no allocation of its own.
 #[derive(Debug)]
@@ -29,6 +50,8 @@ pub struct Account {
     held: AtomicUsize,
     /// Set when the budget chose this connection for closing; its bytes are about to go.
     evicted: AtomicBool,
+    /// When [`Account::held`] was last 0, in [`now_ms`] time.
+    last_empty_ms: AtomicU64,
     /// Cancelled to close the connection at once.
     kill: CancellationToken,
     id: ConnId,
@@ -41,6 +64,7 @@ impl Account {
         Account {
             held: AtomicUsize::new(0),
             evicted: AtomicBool::new(false),
+            last_empty_ms: AtomicU64::new(now_ms()),
             kill,
             id,
             peer,
@@ -69,11 +93,26 @@ impl Account {
 
     /// Applies `f` to the held count unless the account is closed; false if it was.
     fn update(&self, f: impl Fn(usize) -> usize) -> bool {
-        self.held
+        match self
+            .held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
                 (h & CLOSED == 0).then(|| f(h))
-            })
-            .is_ok()
+            }) {
+            Ok(before) => {
+                if before != 0 && f(before) == 0 {
+                    self.last_empty_ms.store(now_ms(), Ordering::Relaxed);
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Whether this account's buffers were empty within [`GRACE`] before `now` (ms).
+    fn recently_empty(&self, now: u64) -> bool {
+        let h = self.held.load(Ordering::Relaxed);
+        let grace = u64::try_from(GRACE.as_millis()).unwrap_or(u64::MAX);
+        h == 0 || now.saturating_sub(self.last_empty_ms.load(Ordering::Relaxed)) < grace
     }
 }
 
@@ -165,21 +204,23 @@ impl MemoryBudget {
         let low_water = self.limit - self.limit / 32;
         let members = self.lock();
         let used = self.used();
+        let now = now_ms();
         let mut doomed = 0usize;
-        let mut holders: Vec<(usize, &Arc<dyn Accounted>)> = Vec::new();
+        let mut holders: Vec<(bool, usize, &Arc<dyn Accounted>)> = Vec::new();
         for m in members.values() {
             let a = m.account();
             let held = a.held();
             if a.evicted() {
                 doomed += held;
             } else if held > 0 {
-                holders.push((held, m));
+                holders.push((a.recently_empty(now), held, m));
             }
         }
         let mut excess = used.saturating_sub(doomed).saturating_sub(low_water);
         if excess > 0 && used > self.limit {
-            holders.sort_unstable_by_key(|h| std::cmp::Reverse(h.0));
-            for (held, m) in holders {
+            // Steady holders first (false < true), each group largest first.
+            holders.sort_unstable_by_key(|&(recent, held, _)| (recent, std::cmp::Reverse(held)));
+            for (_, held, m) in holders {
                 if excess == 0 {
                     break;
                 }
@@ -256,6 +297,22 @@ mod tests {
         assert!(!new.0.kill.is_cancelled());
         b.close(&big.0);
         assert_eq!(b.used(), 510);
+    }
+
+    #[test]
+    fn a_holder_that_was_empty_a_moment_ago_goes_after_steady_holders() {
+        let b = MemoryBudget::new(1000);
+        let (steady, reader) = (conn(&b, 1), conn(&b, 2));
+        b.charge(&steady.0, 300);
+        // The steady holder's buffers have not been empty for longer than the grace.
+        let long_ago = now_ms().saturating_sub(10 * GRACE.as_millis() as u64);
+        steady.0.last_empty_ms.store(long_ago, Ordering::Relaxed);
+        // A reader is owed a big reply; it emptied its queue just now.
+        b.charge(&reader.0, 100);
+        b.release(&reader.0, 100);
+        b.charge(&reader.0, 750);
+        assert!(steady.0.kill.is_cancelled(), "the steady holder goes first");
+        assert!(!reader.0.kill.is_cancelled());
     }
 
     #[test]
