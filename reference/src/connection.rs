@@ -10,7 +10,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::net::tcp::OwnedReadHalf;
 
 use crate::decode::{DecodeError, Decoded, Decoder};
@@ -124,7 +124,16 @@ impl FrameReader {
     /// Next item; `Ok(None)` when the peer closed cleanly between frames.
     pub async fn next(&mut self) -> Result<Option<Decoded>, ReadError> {
         loop {
-            if let Some(item) = self.decoder.decode(&mut self.buf)? {
+            if let Some(mut item) = self.decoder.decode(&mut self.buf)? {
+                if let Decoded::Body { data, .. } = &mut item {
+                    // A run split off the buffer keeps the whole allocation alive while it
+                    // waits for its recipient, but is counted by its length: copy a run much
+                    // smaller than the allocation, so what it pins stays within twice what
+                    // is counted (DEC-20). Full reads, the bulk of a fast relay, are not copied.
+                    if data.len() * 2 < self.allocated {
+                        *data = Bytes::copy_from_slice(data);
+                    }
+                }
                 if self.buf.is_empty() && self.allocated > 0 {
                     // Give the allocation back while idle (bodies handed out may still hold it).
                     self.set_buffer(BytesMut::new());
