@@ -15,8 +15,7 @@
 //! be enough.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -27,47 +26,46 @@ use super::roster::ConnId;
 /// Set in [`Account::held`] once the connection is over: later charges and releases are
 /// ignored, because what they refer to is freed with the connection.
 const CLOSED: usize = 1 << (usize::BITS - 1);
+/// Set in [`Account::held`] when the budget chose this connection for closing: its bytes are
+/// about to go.
+const EVICTED: usize = 1 << (usize::BITS - 2);
+const COUNT: usize = !(CLOSED | EVICTED);
 
 /// How recently a connection's buffers must have been empty for it to be spared while
 /// steadier holders remain.
 pub const GRACE: Duration = Duration::from_secs(1);
 
 /// Milliseconds since the first call, plus an hour so that times before it can be written
-/// too: a clock that fits an atomic.
-fn now_ms() -> u64 {
+/// too, wrapping every 49 days (compared with `wrapping_sub`): a clock that fits 4 bytes of
+/// every connection.
+fn now_ms() -> u32 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     let epoch = *EPOCH.get_or_init(Instant::now);
-    u64::try_from(epoch.elapsed().as_millis())
-        .unwrap_or(u64::MAX)
-        .saturating_add(3_600_000)
+    (epoch.elapsed().as_millis() as u32).wrapping_add(3_600_000)
 }
 
 /// A connection's share of the budget. Embedded in the connection's queue state, so it
 /// costs no allocation of its own.
 #[derive(Debug)]
 pub struct Account {
-    /// Bytes held, with [`CLOSED`] set once the connection has ended.
+    /// Bytes held, with [`CLOSED`] and [`EVICTED`] in the top bits. (Every field here is
+    /// paid by every connection, idle ones included: 10 000 of them must stay under 100 MB.)
     held: AtomicUsize,
-    /// Set when the budget chose this connection for closing; its bytes are about to go.
-    evicted: AtomicBool,
-    /// When [`Account::held`] was last 0, in [`now_ms`] time.
-    last_empty_ms: AtomicU64,
+    /// When the count was last 0, in [`now_ms`] time.
+    last_empty_ms: AtomicU32,
     /// Cancelled to close the connection at once.
     kill: CancellationToken,
     id: ConnId,
-    peer: SocketAddr,
 }
 
 impl Account {
     /// An empty account for connection `id`; `kill` closes that connection.
-    pub fn new(id: ConnId, peer: SocketAddr, kill: CancellationToken) -> Self {
+    pub fn new(id: ConnId, kill: CancellationToken) -> Self {
         Account {
             held: AtomicUsize::new(0),
-            evicted: AtomicBool::new(false),
-            last_empty_ms: AtomicU64::new(now_ms()),
+            last_empty_ms: AtomicU32::new(now_ms()),
             kill,
             id,
-            peer,
         }
     }
 
@@ -77,13 +75,13 @@ impl Account {
         if h & CLOSED != 0 {
             0
         } else {
-            h
+            h & COUNT
         }
     }
 
     /// Whether the budget closed this connection (DEC-20).
     pub fn evicted(&self) -> bool {
-        self.evicted.load(Ordering::Relaxed)
+        self.held.load(Ordering::Relaxed) & EVICTED != 0
     }
 
     /// The token that closes this connection.
@@ -96,9 +94,10 @@ impl Account {
         match self
             .held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
-                (h & CLOSED == 0).then(|| f(h))
+                (h & CLOSED == 0).then(|| (h & EVICTED) | (f(h & COUNT) & COUNT))
             }) {
             Ok(before) => {
+                let before = before & COUNT;
                 if before != 0 && f(before) == 0 {
                     self.last_empty_ms.store(now_ms(), Ordering::Relaxed);
                 }
@@ -109,10 +108,9 @@ impl Account {
     }
 
     /// Whether this account's buffers were empty within [`GRACE`] before `now` (ms).
-    fn recently_empty(&self, now: u64) -> bool {
-        let h = self.held.load(Ordering::Relaxed);
-        let grace = u64::try_from(GRACE.as_millis()).unwrap_or(u64::MAX);
-        h == 0 || now.saturating_sub(self.last_empty_ms.load(Ordering::Relaxed)) < grace
+    fn recently_empty(&self, now: u32) -> bool {
+        let grace = GRACE.as_millis() as u32;
+        self.held() == 0 || now.wrapping_sub(self.last_empty_ms.load(Ordering::Relaxed)) < grace
     }
 }
 
@@ -122,19 +120,20 @@ pub trait Accounted: Send + Sync + std::fmt::Debug {
     fn account(&self) -> &Account;
 }
 
-/// The budget shared by every connection of one server.
+/// The budget shared by every connection of one server, whose connections' shared state is
+/// a `T` (a concrete type, so the registry holds thin pointers).
 #[derive(Debug)]
-pub struct MemoryBudget {
+pub struct MemoryBudget<T> {
     /// Most bytes all accounts together may hold.
     limit: usize,
     /// Bytes held by all open accounts together.
     used: AtomicUsize,
     /// Set while one task scans for the largest holders; others need not scan too.
     scanning: AtomicBool,
-    members: Mutex<HashMap<ConnId, Arc<dyn Accounted>>>,
+    members: Mutex<HashMap<ConnId, Arc<T>>>,
 }
 
-impl MemoryBudget {
+impl<T: Accounted> MemoryBudget<T> {
     /// A budget of `limit` bytes.
     pub fn new(limit: usize) -> Self {
         MemoryBudget {
@@ -151,7 +150,7 @@ impl MemoryBudget {
     }
 
     /// Makes a connection a candidate for eviction.
-    pub fn register(&self, member: Arc<dyn Accounted>) {
+    pub fn register(&self, member: Arc<T>) {
         let id = member.account().id;
         self.lock().insert(id, member);
     }
@@ -161,7 +160,7 @@ impl MemoryBudget {
     pub fn close(&self, account: &Account) {
         let before = account.held.fetch_or(CLOSED, Ordering::AcqRel);
         if before & CLOSED == 0 {
-            self.used.fetch_sub(before, Ordering::AcqRel);
+            self.used.fetch_sub(before & COUNT, Ordering::AcqRel);
         }
         let mut members = self.lock();
         members.remove(&account.id);
@@ -206,7 +205,7 @@ impl MemoryBudget {
         let used = self.used();
         let now = now_ms();
         let mut doomed = 0usize;
-        let mut holders: Vec<(bool, usize, &Arc<dyn Accounted>)> = Vec::new();
+        let mut holders: Vec<(bool, usize, &Arc<T>)> = Vec::new();
         for m in members.values() {
             let a = m.account();
             let held = a.held();
@@ -225,10 +224,9 @@ impl MemoryBudget {
                     break;
                 }
                 let a = m.account();
-                a.evicted.store(true, Ordering::Relaxed);
+                a.held.fetch_or(EVICTED, Ordering::AcqRel);
                 tracing::warn!(
                     conn = a.id,
-                    peer = %a.peer,
                     held,
                     used,
                     budget = self.limit,
@@ -242,7 +240,7 @@ impl MemoryBudget {
         self.scanning.store(false, Ordering::Release);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Arc<dyn Accounted>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnId, Arc<T>>> {
         // Nothing panics while holding it; a poisoned map is still a valid map.
         self.members.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -269,12 +267,8 @@ mod tests {
         }
     }
 
-    fn conn(budget: &MemoryBudget, id: ConnId) -> Arc<Conn> {
-        let c = Arc::new(Conn(Account::new(
-            id,
-            "127.0.0.1:1".parse().expect("address"),
-            CancellationToken::new(),
-        )));
+    fn conn(budget: &MemoryBudget<Conn>, id: ConnId) -> Arc<Conn> {
+        let c = Arc::new(Conn(Account::new(id, CancellationToken::new())));
         budget.register(c.clone());
         c
     }
@@ -305,7 +299,7 @@ mod tests {
         let (steady, reader) = (conn(&b, 1), conn(&b, 2));
         b.charge(&steady.0, 300);
         // The steady holder's buffers have not been empty for longer than the grace.
-        let long_ago = now_ms().saturating_sub(10 * GRACE.as_millis() as u64);
+        let long_ago = now_ms().wrapping_sub(10 * GRACE.as_millis() as u32);
         steady.0.last_empty_ms.store(long_ago, Ordering::Relaxed);
         // A reader is owed a big reply; it emptied its queue just now.
         b.charge(&reader.0, 100);

@@ -102,7 +102,7 @@ struct Shared {
     config: ServerConfig,
     roster: Roster,
     /// The buffers of all connections together (DEC-20).
-    memory: Arc<MemoryBudget>,
+    memory: Arc<MemoryBudget<outbox::QueueState>>,
     shutdown: CancellationToken,
     /// Messages routed, counted only for fault injection.
     fault_counter: AtomicU64,

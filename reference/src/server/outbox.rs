@@ -53,7 +53,7 @@ pub struct QueueState {
     peer_closed_notify: Notify,
     /// This connection's share of the server-wide memory budget (DEC-20).
     account: Account,
-    memory: Arc<MemoryBudget>,
+    memory: Arc<MemoryBudget<QueueState>>,
 }
 
 impl QueueState {
@@ -191,7 +191,7 @@ impl BodySender {
 pub fn outbox(
     budget: usize,
     account: Account,
-    memory: Arc<MemoryBudget>,
+    memory: Arc<MemoryBudget<QueueState>>,
     keep_open_on_short_body: bool,
 ) -> (Outbox, OutboxWriter) {
     let (tx, rx) = mpsc::unbounded_channel();

@@ -43,7 +43,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
     let kill = shared.shutdown.child_token();
     let (outbox, writer) = outbox(
         shared.config.outbox_budget,
-        Account::new(id, peer, kill.clone()),
+        Account::new(id, kill.clone()),
         shared.memory.clone(),
         shared.config.faulty(Fault::RecipientKeptOpen),
     );
@@ -74,7 +74,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
         end = session.serve() => end,
     };
     if session.outbox.evicted() {
-        tracing::info!(name = ?session.name, %peer, "closed by the memory budget (DEC-20)");
+        tracing::info!(conn = id, name = ?session.name, %peer, "closed by the memory budget (DEC-20)");
     }
     if let Some(name) = session.name {
         if !session.faulty(Fault::NamesNeverFreed) {
