@@ -121,29 +121,29 @@ async fn main() -> anyhow::Result<()> {
 /// After a burst of connection buffers (an attack that the memory budget cut short, DEC-20, or
 /// thousands of clients leaving), glibc's malloc keeps the freed pages for reuse, so the
 /// server would hold its peak for good: 3 000 stalled 65 KB texts left 225 MiB behind after
-/// they closed (BENCHMARKS.md). Once a second, if the bytes buffered or the clients connected
-/// have fallen well below their high-water mark since the last trim, hand the free pages back.
+/// they closed (BENCHMARKS.md). At most once a second, if the bytes buffered have fallen well
+/// below their high-water mark, or many connections have ended, since the last trim, hand
+/// the free pages back.
 async fn return_freed_memory(handle: &ServerHandle) {
     const BYTES_DROP: usize = 1 << 20;
-    const CLIENTS_DROP: usize = 100;
-    let (mut bytes_high, mut clients_high) = (0usize, 0usize);
+    const CLOSED: u64 = 100;
+    let mut bytes_high = 0usize;
+    let mut closed_at_trim = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let (bytes, clients) = (handle.buffered_bytes(), handle.clients());
+        let (bytes, closed) = (handle.buffered_bytes(), handle.connections_closed());
         bytes_high = bytes_high.max(bytes);
-        clients_high = clients_high.max(clients);
-        if bytes_high - bytes >= BYTES_DROP || clients_high - clients >= CLIENTS_DROP {
+        if bytes_high - bytes >= BYTES_DROP || closed - closed_at_trim >= CLOSED {
             let released = trim_heap();
             tracing::debug!(
                 bytes_high,
                 bytes,
-                clients_high,
-                clients,
+                closed,
                 released,
                 "returned freed heap memory"
             );
-            (bytes_high, clients_high) = (bytes, clients);
+            (bytes_high, closed_at_trim) = (bytes, closed);
         }
     }
 }

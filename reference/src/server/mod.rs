@@ -106,6 +106,8 @@ struct Shared {
     shutdown: CancellationToken,
     /// Messages routed, counted only for fault injection.
     fault_counter: AtomicU64,
+    /// Connections that have ended, for [`ServerHandle::connections_closed`].
+    closed: AtomicU64,
 }
 
 /// A bound, not yet running server.
@@ -130,6 +132,7 @@ impl Server {
                 roster: Roster::default(),
                 shutdown: CancellationToken::new(),
                 fault_counter: AtomicU64::new(0),
+                closed: AtomicU64::new(0),
             }),
         })
     }
@@ -217,6 +220,13 @@ impl ServerHandle {
     /// [`ServerConfig::memory_budget`] (DEC-20).
     pub fn buffered_bytes(&self) -> usize {
         self.shared.memory.used()
+    }
+
+    /// Connections that have ended since the server started (logged in or not), whatever
+    /// ended them. With [`ServerHandle::buffered_bytes`], tells an embedder when much memory
+    /// has just been freed (after a burst, `msrp-server` asks the allocator to return it).
+    pub fn connections_closed(&self) -> u64 {
+        self.shared.closed.load(Ordering::Relaxed)
     }
 
     /// Stops accepting, closes every connection, and waits for the server to finish.

@@ -98,6 +98,10 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
     }
     // Whatever is still queued or buffered goes with the connection.
     session.outbox.close_account();
+    session
+        .shared
+        .closed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 struct Session {
