@@ -131,6 +131,19 @@ impl Decoder {
         }
     }
 
+    /// Longest frame this decoder accepts, in bytes: what a buffer holding one partial
+    /// frame can ever need.
+    pub fn max_frame_len(&self) -> usize {
+        // opcode + name + filename and its 0x00 + size + port + ip and its 0x00.
+        let file = 2 + 4 + (MAX_FILENAME + 1) + 12 + (MAX_IP + 1);
+        let text = match self.direction {
+            Direction::ClientToServer => self.limits.max_text,
+            Direction::ServerToClient => self.limits.max_server_text,
+        };
+        // MSG is the longest text frame: opcode + name + text + 0x00.
+        file.max(2 + 4 + text.saturating_add(1))
+    }
+
     /// Forgets a relayed body in progress and parses what follows as frames: what a server
     /// that does not discard bodies does (fault injection only).
     #[cfg(feature = "faults")]

@@ -17,9 +17,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
-use super::outbox::{outbox, Outbox};
+use super::budget::Account;
+use super::outbox::{outbox, BodySender, Outbox};
 use super::roster::{AckRoute, ConnId, LoginRefused};
 use super::Shared;
 use crate::decode::{DecodeError, Decoded, Limits};
@@ -36,7 +36,7 @@ const WRITE_GAP: Duration = Duration::from_millis(100);
 const READ_CHUNK: usize = 64 * 1024;
 
 enum BodySink {
-    Forward(mpsc::Sender<Bytes>),
+    Forward(BodySender),
     Discard,
 }
 
@@ -51,7 +51,15 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let kill = shared.shutdown.child_token();
-    let (outbox, writer) = outbox(shared.config.outbox_budget, kill.clone(), false);
+    // Queued frames and relayed chunks count against the memory budget of all connections
+    // (DEC-20), as in the strict session. (This session's own read buffer, at most one
+    // 64 KiB read plus one partial unit, is not metered.)
+    let (outbox, writer) = outbox(
+        shared.config.outbox_budget,
+        Account::new(id, kill.clone()),
+        shared.memory.clone(),
+        false,
+    );
     let writer = tokio::spawn(writer.one_write_per_frame(WRITE_GAP).run(wr));
     let limits = Limits {
         max_text: shared.config.max_text,

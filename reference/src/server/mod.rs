@@ -1,6 +1,7 @@
 //! The reference server (strict profile). Embeddable: bind to `127.0.0.1:0`, read
 //! [`ServerHandle::local_addr`], and call [`ServerHandle::shutdown`] when done.
 
+mod budget;
 mod fault;
 mod legacy;
 mod outbox;
@@ -22,6 +23,8 @@ use tokio_util::task::TaskTracker;
 
 pub use roster::Roster;
 
+use budget::MemoryBudget;
+
 use crate::decode::Limits;
 
 /// Settings of a server; [`ServerConfig::default`] gives the reference defaults of SPEC.md.
@@ -36,10 +39,20 @@ pub struct ServerConfig {
     /// How long a closing connection keeps draining input after an ERROR (ERR-5), and how
     /// long queued frames may take to flush on close.
     pub linger: Duration,
-    /// Bytes of frames that may wait for a client that does not read (DEC-8).
+    /// Bytes of frames that may wait for a client that does not read (DEC-8). Default 8 MiB.
     pub outbox_budget: usize,
     /// The dialect the server speaks: strict (`SPEC.md`) or legacy (`legacy-profile.md`).
     pub profile: crate::profile::Profile,
+    /// Bytes that the buffers of all connections together may hold: read buffers (their
+    /// allocated capacity), queued frames (LIST replies and ERRORs owed included) and relayed
+    /// body chunks on their way. Past it, the connections holding the most are closed, without
+    /// an ERROR, until the total is back under it (DEC-20). Default 128 MiB.
+    pub memory_budget: usize,
+    /// How long a connection that has begun a frame or a relayed body may send nothing more
+    /// before it is closed, without an ERROR (DEC-21). Only time spent waiting to read from
+    /// that connection counts; connections idle between frames are never closed by it.
+    /// `None` disables it. Default 30 s.
+    pub frame_timeout: Option<Duration>,
     /// A deliberate protocol violation, for testing the conformance suite.
     #[cfg(feature = "faults")]
     pub fault: Option<Fault>,
@@ -54,6 +67,8 @@ impl Default for ServerConfig {
             linger: Duration::from_secs(1),
             outbox_budget: 8 << 20,
             profile: crate::profile::Profile::Strict,
+            memory_budget: 128 << 20,
+            frame_timeout: Some(Duration::from_secs(30)),
             #[cfg(feature = "faults")]
             fault: None,
         }
@@ -90,9 +105,13 @@ impl ServerConfig {
 struct Shared {
     config: ServerConfig,
     roster: Roster,
+    /// The buffers of all connections together (DEC-20).
+    memory: Arc<MemoryBudget<outbox::QueueState>>,
     shutdown: CancellationToken,
     /// Messages routed, counted only for fault injection.
     fault_counter: AtomicU64,
+    /// Connections that have ended, for [`ServerHandle::connections_closed`].
+    closed: AtomicU64,
 }
 
 /// A bound, not yet running server.
@@ -112,10 +131,12 @@ impl Server {
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
+                memory: Arc::new(MemoryBudget::new(config.memory_budget)),
                 config,
                 roster: Roster::default(),
                 shutdown: CancellationToken::new(),
                 fault_counter: AtomicU64::new(0),
+                closed: AtomicU64::new(0),
             }),
         })
     }
@@ -205,6 +226,19 @@ impl ServerHandle {
     /// Number of logged-in clients right now.
     pub fn clients(&self) -> usize {
         self.shared.roster.len()
+    }
+
+    /// Bytes the buffers of all connections hold right now, as counted against
+    /// [`ServerConfig::memory_budget`] (DEC-20).
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.memory.used()
+    }
+
+    /// Connections that have ended since the server started (logged in or not), whatever
+    /// ended them. With [`ServerHandle::buffered_bytes`], tells an embedder when much memory
+    /// has just been freed (after a burst, `msrp-server` asks the allocator to return it).
+    pub fn connections_closed(&self) -> u64 {
+        self.shared.closed.load(Ordering::Relaxed)
     }
 
     /// Stops accepting, closes every connection, and waits for the server to finish.

@@ -4,6 +4,10 @@
 //! budget; a client whose queue outgrows it is disconnected (DEC-8), which keeps memory per
 //! connection bounded (ROB-3). A relayed body is a single queue item that the writer streams
 //! to the end before taking the next one, so nothing is ever written inside a body (ORD-2).
+//!
+//! Every byte queued here (frames, relay headers, relayed body chunks on their way) is also
+//! charged to the connection's [`Account`] in the server-wide memory budget until it is
+//! written (DEC-20).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,6 +18,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
+
+use super::budget::{Account, Accounted, MemoryBudget};
+use crate::connection::BufferMeter;
 
 /// Largest batch of queued frames gathered into one write.
 const WRITE_BATCH: usize = 64 * 1024;
@@ -34,16 +41,46 @@ pub enum Outgoing {
     Close,
 }
 
-/// What a client's queue and its writer share, in one allocation (10 000 idle clients
-/// each hold one).
-#[derive(Debug, Default)]
-struct QueueState {
+/// What a client's queue, its writer, its reader and the memory budget share, in one
+/// allocation (10 000 idle clients each hold one).
+#[derive(Debug)]
+pub struct QueueState {
     /// Bytes queued and not yet written.
     queued: AtomicUsize,
     /// Set when the client has closed its side: relays to it are aborted (FILE-8, DEC-17),
     /// while frames already queued are still written.
     peer_closed: AtomicBool,
     peer_closed_notify: Notify,
+    /// This connection's share of the server-wide memory budget (DEC-20).
+    account: Account,
+    memory: Arc<MemoryBudget<QueueState>>,
+}
+
+impl QueueState {
+    fn charge(&self, n: usize) {
+        self.memory.charge(&self.account, n);
+    }
+
+    fn release(&self, n: usize) {
+        self.memory.release(&self.account, n);
+    }
+}
+
+impl Accounted for QueueState {
+    fn account(&self) -> &Account {
+        &self.account
+    }
+}
+
+/// The connection's read buffer is charged to the same account as its queue.
+impl BufferMeter for QueueState {
+    fn resized(&self, old: usize, new: usize) {
+        if new > old {
+            self.charge(new - old);
+        } else {
+            self.release(old - new);
+        }
+    }
 }
 
 /// The sending end of a client's queue; cheap to clone.
@@ -52,8 +89,6 @@ pub struct Outbox {
     tx: mpsc::UnboundedSender<Outgoing>,
     state: Arc<QueueState>,
     budget: usize,
-    /// Cancelled to drop the connection at once (slow consumer, truncated relay, shutdown).
-    kill: CancellationToken,
 }
 
 impl Outbox {
@@ -68,21 +103,32 @@ impl Outbox {
                 queued = now,
                 "client does not read its frames; disconnecting it"
             );
-            self.kill.cancel();
+            self.state.account.kill_token().cancel();
             return;
         }
-        let _ = self.tx.send(Outgoing::Frame(frame));
+        self.state.charge(len);
+        if self.tx.send(Outgoing::Frame(frame)).is_err() {
+            self.state.release(len);
+        }
     }
 
     /// Queues a relay; returns the channel its body is to be fed through, bounded so that the
     /// sender is slowed to the recipient's pace. `None` if the client is already gone.
-    pub fn push_relay(&self, header: Bytes, size: u64) -> Option<mpsc::Sender<Bytes>> {
+    pub fn push_relay(&self, header: Bytes, size: u64) -> Option<BodySender> {
         let (body_tx, body) = mpsc::channel(8);
-        self.state.queued.fetch_add(header.len(), Ordering::Relaxed);
-        self.tx
-            .send(Outgoing::Relay { header, size, body })
-            .ok()
-            .map(|_| body_tx)
+        let len = header.len();
+        self.state.queued.fetch_add(len, Ordering::Relaxed);
+        self.state.charge(len);
+        match self.tx.send(Outgoing::Relay { header, size, body }) {
+            Ok(()) => Some(BodySender {
+                tx: body_tx,
+                state: self.state.clone(),
+            }),
+            Err(_) => {
+                self.state.release(len);
+                None
+            }
+        }
     }
 
     /// Asks the writer to half-close once the queue is written.
@@ -90,9 +136,26 @@ impl Outbox {
         let _ = self.tx.send(Outgoing::Close);
     }
 
-    /// The token that drops this connection when cancelled.
+    /// The token that drops this connection when cancelled (slow consumer, truncated relay,
+    /// memory budget, shutdown).
     pub fn kill_token(&self) -> &CancellationToken {
-        &self.kill
+        self.state.account.kill_token()
+    }
+
+    /// The connection's queue state, which also meters its read buffer (DEC-20).
+    pub fn state(&self) -> &Arc<QueueState> {
+        &self.state
+    }
+
+    /// Whether the memory budget closed this connection (DEC-20).
+    pub fn evicted(&self) -> bool {
+        self.state.account.evicted()
+    }
+
+    /// Ends this connection's account in the memory budget: whatever its buffers still
+    /// hold is freed with the connection.
+    pub fn close_account(&self) {
+        self.state.memory.close(&self.state.account);
     }
 
     /// Tells the writer the client closed its side: relays to it end now (FILE-8).
@@ -102,19 +165,49 @@ impl Outbox {
     }
 }
 
-/// Creates a client's queue and the writer task's receiving end.
+/// Feeds a relayed body to the recipient's writer, charging each chunk to the recipient's
+/// account until it is written.
+#[derive(Debug)]
+pub struct BodySender {
+    tx: mpsc::Sender<Bytes>,
+    state: Arc<QueueState>,
+}
+
+impl BodySender {
+    /// Waits for room (the recipient's pace, ROB-1: only this sender waits) and hands the
+    /// chunk over; `Err` if the recipient is gone.
+    pub async fn send(&self, data: Bytes) -> Result<(), ()> {
+        let len = data.len();
+        self.state.charge(len);
+        self.tx.send(data).await.map_err(|_| {
+            self.state.release(len);
+        })
+    }
+}
+
+/// Creates a client's queue and the writer task's receiving end. `budget` bounds the queue
+/// of this client (DEC-8); `account` is its share of `memory`, the budget of all
+/// connections (DEC-20), in which it is registered here.
 pub fn outbox(
     budget: usize,
-    kill: CancellationToken,
+    account: Account,
+    memory: Arc<MemoryBudget<QueueState>>,
     keep_open_on_short_body: bool,
 ) -> (Outbox, OutboxWriter) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let state = Arc::new(QueueState::default());
+    let kill = account.kill_token().clone();
+    let state = Arc::new(QueueState {
+        queued: AtomicUsize::new(0),
+        peer_closed: AtomicBool::new(false),
+        peer_closed_notify: Notify::new(),
+        account,
+        memory: memory.clone(),
+    });
+    memory.register(state.clone());
     let outbox = Outbox {
         tx,
         state: state.clone(),
         budget,
-        kill: kill.clone(),
     };
     (
         outbox,
@@ -204,6 +297,7 @@ impl OutboxWriter {
                         return WriterEnd::Broken;
                     }
                     self.state.queued.fetch_sub(len, Ordering::Relaxed);
+                    self.state.release(len);
                     // Keep a batch buffer only while frames keep coming: an idle connection
                     // (10 000 of them) must not hold the buffer of its last big LIST reply.
                     if self.rx.is_empty() || batch.capacity() > 2 * WRITE_BATCH {
@@ -225,6 +319,7 @@ impl OutboxWriter {
                         return WriterEnd::Broken;
                     }
                     self.state.queued.fetch_sub(header.len(), Ordering::Relaxed);
+                    self.state.release(header.len());
                     let mut remaining = size;
                     while remaining > 0 {
                         let chunk = tokio::select! {
@@ -249,6 +344,7 @@ impl OutboxWriter {
                         if socket.write_all(&chunk).await.is_err() {
                             return WriterEnd::Broken;
                         }
+                        self.state.release(chunk.len());
                     }
                 }
                 Outgoing::Close => return WriterEnd::Close,

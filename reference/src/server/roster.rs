@@ -93,6 +93,8 @@ impl Roster {
             if !keep_pending {
                 inner.pending.remove(&name);
             }
+            super::budget::shrink_when_sparse(&mut inner.by_name);
+            super::budget::shrink_when_sparse(&mut inner.pending);
         }
     }
 

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
+use super::budget::Account;
 use super::fault::{reverse_list, Fault};
-use super::outbox::{outbox, Outbox};
+use super::outbox::{outbox, BodySender, Outbox};
 use super::roster::{AckRoute, ConnId, LoginRefused};
 use super::Shared;
 use crate::connection::{FrameReader, ReadError};
@@ -19,7 +19,7 @@ use crate::frame::{FileHeader, Frame, Name, Reason};
 /// Where the body bytes after a relay-mode FILE header go.
 enum BodySink {
     /// To the recipient's writer.
-    Forward(mpsc::Sender<Bytes>),
+    Forward(BodySender),
     /// Nowhere: unknown recipient (FILE-7) or recipient gone (FILE-8).
     Discard,
     /// Fault injection (ORD-2 broken): chunks queued as ordinary frames.
@@ -43,13 +43,16 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
     let kill = shared.shutdown.child_token();
     let (outbox, writer) = outbox(
         shared.config.outbox_budget,
-        kill.clone(),
+        Account::new(id, kill.clone()),
+        shared.memory.clone(),
         shared.config.faulty(Fault::RecipientKeptOpen),
     );
     let writer = tokio::spawn(writer.run(wr));
     let decoder = Decoder::client_to_server(shared.config.limits());
     #[allow(unused_mut)]
-    let mut reader = FrameReader::new(rd, decoder);
+    let mut reader = FrameReader::new(rd, decoder)
+        .with_meter(outbox.state().clone())
+        .with_progress_timeout(shared.config.frame_timeout);
     #[cfg(feature = "faults")]
     {
         reader.one_read_one_frame = shared.config.faulty(Fault::NoReassembly);
@@ -70,6 +73,9 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
         _ = kill.cancelled() => End::Abrupt,
         end = session.serve() => end,
     };
+    if session.outbox.evicted() {
+        tracing::info!(conn = id, name = ?session.name, %peer, "closed by the memory budget (DEC-20)");
+    }
     if let Some(name) = session.name {
         if !session.faulty(Fault::NamesNeverFreed) {
             let keep_pending = session.faulty(Fault::OtherReadings);
@@ -91,6 +97,12 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
             kill.cancel();
         }
     }
+    // Whatever is still queued or buffered goes with the connection.
+    session.outbox.close_account();
+    session
+        .shared
+        .closed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 struct Session {
@@ -138,6 +150,11 @@ impl Session {
                         return End::Abrupt;
                     }
                     return self.refuse(self.reading_of(&e), &e.detail);
+                }
+                Err(e @ ReadError::Stalled(..)) => {
+                    // No reason token exists for it (ERR-1), so no ERROR (DEC-21).
+                    tracing::info!(peer = %self.peer, error = %e, "closing: frame-progress timeout (DEC-21)");
+                    return End::Abrupt;
                 }
                 Err(e) => {
                     tracing::debug!(peer = %self.peer, error = %e, "connection lost");
