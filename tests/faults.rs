@@ -30,6 +30,19 @@ const FAULTS: &[(Fault, &str)] = &[
     (Fault::NoClientLimit, "CONN-2"),
     (Fault::NoHandshakeTimeout, "NAME-6"),
     (Fault::AbortNotReported, "FILE-8"),
+    // Kinds added for suite sharpness (issue 17): each must still be caught, by its rule.
+    (Fault::ListFromZero, "LIST-2"),
+    (Fault::ListCrlf, "LIST-2"),
+    (Fault::ListOmitsRequester, "LIST-2"),
+    (Fault::EmptyTextDropped, "MSG-3"),
+    (Fault::TruncatesLongText, "MSG-3"),
+    (Fault::SizeLittleEndian, "ENC-1"),
+    (Fault::RelayIpKept, "FILE-2"),
+    (Fault::AckNewestFirst, "ACK-2"),
+    (Fault::SelfMessageRefused, "MSG-5"),
+    (Fault::UnknownRecipientCloses, "MSG-4"),
+    (Fault::CaseInsensitiveNames, "NAME-4"),
+    (Fault::SwapsMessagePairs, "ORD-1"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

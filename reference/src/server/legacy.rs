@@ -262,7 +262,7 @@ impl Session {
             Frame::ListRequest => self.send(&Frame::ListReply {
                 text: roster.list_text(),
             }),
-            Frame::Ack { filename } => match roster.route_ack(&me, &filename) {
+            Frame::Ack { filename } => match roster.route_ack(&me, &filename, false) {
                 AckRoute::Sender(outbox) => push(&outbox, &Frame::Ack { filename }),
                 AckRoute::SenderGone => {
                     tracing::debug!(%me, "ACK for a transfer whose sender has left")

@@ -98,6 +98,21 @@ impl ServerConfig {
             false
         }
     }
+
+    /// A frame the server is about to write, as the configured fault would write it
+    /// ([`Fault::rewrite`]); `None` when the fault drops it. Without a fault, the frame.
+    fn outgoing(
+        &self,
+        frame: crate::frame::Frame,
+        requester: &[u8],
+    ) -> Option<crate::frame::Frame> {
+        #[cfg(feature = "faults")]
+        if let Some(fault) = self.fault {
+            return fault.rewrite(frame, requester);
+        }
+        let _ = requester;
+        Some(frame)
+    }
 }
 
 /// State every session shares.

@@ -98,6 +98,15 @@ impl Roster {
         }
     }
 
+    /// Whether a client whose name equals this one ignoring ASCII case is logged in (only the
+    /// CaseInsensitiveNames fault asks).
+    pub fn is_connected_ignoring_case(&self, name: &Name) -> bool {
+        self.lock()
+            .by_name
+            .keys()
+            .any(|n| n.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
+    }
+
     /// Whether a client of this name is logged in.
     pub fn is_connected(&self, name: &Name) -> bool {
         self.lock().by_name.contains_key(name)
@@ -147,12 +156,18 @@ impl Roster {
     }
 
     /// Routes an ACK from `recipient` for `filename` to the oldest matching transfer.
-    pub fn route_ack(&self, recipient: &Name, filename: &[u8]) -> AckRoute {
+    pub fn route_ack(&self, recipient: &Name, filename: &[u8], newest_first: bool) -> AckRoute {
         let mut inner = self.lock();
         let Some(queue) = inner.pending.get_mut(recipient) else {
             return AckRoute::Unmatched;
         };
-        let Some(pos) = queue.iter().position(|t| t.filename == filename) else {
+        // `newest_first` is only the AckNewestFirst fault's (LIFO instead of ACK-2's oldest).
+        let found = if newest_first {
+            queue.iter().rposition(|t| t.filename == filename)
+        } else {
+            queue.iter().position(|t| t.filename == filename)
+        };
+        let Some(pos) = found else {
             return AckRoute::Unmatched;
         };
         let transfer = queue.remove(pos).expect("position is in range");

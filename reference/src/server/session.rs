@@ -65,6 +65,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
         name: None,
         body: None,
         body_start: false,
+        held: None,
+        close_requested: false,
         shared,
     };
 
@@ -114,6 +116,10 @@ struct Session {
     body: Option<BodySink>,
     /// The next body run is the first of its body (fault injection only).
     body_start: bool,
+    /// A message held back to be delivered after the next one (fault injection only).
+    held: Option<(Name, Bytes)>,
+    /// Close after the current frame, as after an ERROR (fault injection only).
+    close_requested: bool,
     shared: Arc<Shared>,
 }
 
@@ -162,7 +168,12 @@ impl Session {
                 }
             };
             match item {
-                Decoded::Frame(frame) => self.on_frame(frame),
+                Decoded::Frame(frame) => {
+                    self.on_frame(frame);
+                    if self.close_requested {
+                        return End::AfterError;
+                    }
+                }
                 Decoded::Body { data, remaining } => self.on_body(data, remaining).await,
                 Decoded::Login(_) => unreachable!("the decoder yields Login only first"),
             }
@@ -192,6 +203,11 @@ impl Session {
             if let Some(refused) = self.other_login_order(name) {
                 return Err(refused);
             }
+        }
+        if self.faulty(Fault::CaseInsensitiveNames)
+            && self.shared.roster.is_connected_ignoring_case(&name)
+        {
+            return Err(self.refuse(Reason::NameTaken, &format!("{name} is already connected")));
         }
         if !name.is_valid() && !self.faulty(Fault::AcceptsBadNames) {
             let detail = format!("\"{name}\" is not 4 printable ASCII bytes without spaces");
@@ -294,9 +310,38 @@ impl Session {
                 {
                     return;
                 }
-                let fwd = Frame::Msg { name: from, text }.to_bytes();
-                if !roster.deliver(&to, fwd) && !self.faulty(Fault::SilentUnknownRecipient) {
+                if to == me && self.faulty(Fault::SelfMessageRefused) {
                     self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
+                    return;
+                }
+                let Some(fwd) = self
+                    .shared
+                    .config
+                    .outgoing(Frame::Msg { name: from, text }, me.as_bytes())
+                else {
+                    return;
+                };
+                if self.faulty(Fault::SwapsMessagePairs) {
+                    // Every first message of a pair waits for the second, and goes after it.
+                    match self.held.take() {
+                        None => {
+                            self.held = Some((to, fwd.to_bytes()));
+                            return;
+                        }
+                        Some((held_to, held)) => {
+                            roster.deliver(&to, fwd.to_bytes());
+                            roster.deliver(&held_to, held);
+                            return;
+                        }
+                    }
+                }
+                if !roster.deliver(&to, fwd.to_bytes())
+                    && !self.faulty(Fault::SilentUnknownRecipient)
+                {
+                    self.complain(Reason::UnknownRecipient, format!("{to} is not connected"));
+                    if self.faulty(Fault::UnknownRecipientCloses) {
+                        self.close_requested = true;
+                    }
                 }
             }
             Frame::File(header) => self.on_file(header),
@@ -305,28 +350,37 @@ impl Session {
                 if self.faulty(Fault::ListReversed) {
                     text = Bytes::from(reverse_list(&text));
                 }
-                let reply = Frame::ListReply { text };
-                self.outbox.push_frame(reply.to_bytes());
-            }
-            Frame::Ack { filename } => match roster.route_ack(&me, &filename) {
-                AckRoute::Sender(_) if self.faulty(Fault::AckLost) => {}
-                AckRoute::Sender(outbox) => outbox.push_frame(Frame::Ack { filename }.to_bytes()),
-                AckRoute::Unmatched if self.faulty(Fault::SilentUnexpectedAck) => {}
-                AckRoute::SenderGone if self.faulty(Fault::OtherReadings) => self.complain(
-                    Reason::UnexpectedAck,
-                    "the sender of that transfer has left",
-                ),
-                AckRoute::SenderGone => {
-                    tracing::debug!(%me, "ACK for a transfer whose sender has left")
+                if let Some(reply) = self
+                    .shared
+                    .config
+                    .outgoing(Frame::ListReply { text }, me.as_bytes())
+                {
+                    self.outbox.push_frame(reply.to_bytes());
                 }
-                AckRoute::Unmatched => self.complain(
-                    Reason::UnexpectedAck,
-                    format!(
-                        "no transfer of \"{}\" to {me} awaits an ACK",
-                        crate::frame::escape_bytes(&filename)
+            }
+            Frame::Ack { filename } => {
+                match roster.route_ack(&me, &filename, self.faulty(Fault::AckNewestFirst)) {
+                    AckRoute::Sender(_) if self.faulty(Fault::AckLost) => {}
+                    AckRoute::Sender(outbox) => {
+                        outbox.push_frame(Frame::Ack { filename }.to_bytes())
+                    }
+                    AckRoute::Unmatched if self.faulty(Fault::SilentUnexpectedAck) => {}
+                    AckRoute::SenderGone if self.faulty(Fault::OtherReadings) => self.complain(
+                        Reason::UnexpectedAck,
+                        "the sender of that transfer has left",
                     ),
-                ),
-            },
+                    AckRoute::SenderGone => {
+                        tracing::debug!(%me, "ACK for a transfer whose sender has left")
+                    }
+                    AckRoute::Unmatched => self.complain(
+                        Reason::UnexpectedAck,
+                        format!(
+                            "no transfer of \"{}\" to {me} awaits an ACK",
+                            crate::frame::escape_bytes(&filename)
+                        ),
+                    ),
+                }
+            }
             Frame::Error { text } => {
                 tracing::debug!(%me, text = %crate::frame::escape_bytes(&text), "client sent ERROR (ignored, ERR-3)");
             }
@@ -351,7 +405,9 @@ impl Session {
             return;
         };
         let relay = header.is_relay();
-        let ip = if relay {
+        let ip = if relay && self.faulty(Fault::RelayIpKept) {
+            header.ip.clone()
+        } else if relay {
             Bytes::new()
         } else if self.faulty(Fault::ClaimedIpForwarded) {
             header.ip.clone()
@@ -362,8 +418,13 @@ impl Session {
             name: me,
             ip,
             ..header.clone()
-        })
-        .to_bytes();
+        });
+        let fwd = self
+            .shared
+            .config
+            .outgoing(fwd.clone(), me.as_bytes())
+            .unwrap_or(fwd)
+            .to_bytes();
         if relay && self.faulty(Fault::FramesInsideBody) {
             recipient.push_frame(fwd);
             if header.size > 0 {
