@@ -4,16 +4,21 @@
 //! - [`runner`]: runs one scenario against one address, recording every byte.
 //! - [`check`]: selects scenarios, runs them against a target or embedded servers.
 //! - [`report`]: human, JSON and JUnit output.
+//! - [`rootcause`], [`grade`]: failures grouped by first departure; many targets at once.
+//! - [`target`]: servers msrp-check starts and supervises, preflight, deaths and restarts.
 
 pub mod check;
+pub mod grade;
 pub mod pcap;
 pub mod record;
 pub mod report;
+pub mod rootcause;
 pub mod rules;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
 pub mod snapshot;
+pub mod target;
 pub mod transcript;
 pub mod verdict;
 

@@ -25,4 +25,6 @@ pub struct JsonReport<'a> {
     pub targets: Vec<&'a str>,
     pub totals: Totals,
     pub outcomes: Vec<TargetOutcome<'a>>,
+    /// Per target: counts, how it ended, root causes (failures grouped by first departure).
+    pub summary: Vec<crate::grade::TargetSummary>,
 }
