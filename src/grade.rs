@@ -22,7 +22,7 @@ pub struct TargetSummary {
     pub label: String,
     /// Its address or command.
     pub target: String,
-    /// `ok`, `warned`, `failed`, `died Nx`, `gone`, `mute`, `not started`.
+    /// `ok`, `warned`, `failed`, `died Nx`, `gone`, `mute`, `unreachable`, `not started`.
     pub status: String,
     /// Counts of the scenarios that ran (or were skipped for a setting).
     pub totals: Totals,
@@ -49,6 +49,12 @@ impl TargetSummary {
         let totals = Totals::of(&ran);
         let status = if report.start_failed {
             "not started".to_string()
+        } else if report
+            .stopped
+            .as_deref()
+            .is_some_and(|s| s.starts_with("preflight: cannot connect"))
+        {
+            "unreachable".to_string()
         } else if report
             .stopped
             .as_deref()

@@ -235,30 +235,9 @@ pub async fn run_target(
         },
     };
 
-    let first = preflight(addr, answer_wait(opts)).await;
-    if let Some(n) = first.dialect_note() {
-        note(&mut report, &mut sink, n.to_string());
-    }
-    let answers = first.answers();
-    if let Some(d) = first.diagnosis() {
-        let mut text = format!("preflight: {d}");
-        if !policy.keep_going {
-            text.push_str("; the suite is not run against it (--keep-going runs it anyway)");
-        }
-        note(&mut report, &mut sink, text);
-        if !policy.keep_going {
-            report.stopped = Some(format!("preflight: {d}"));
-            let reason = format!("{NOT_RUN}the target did not answer the preflight");
-            not_run(&mut report, scenarios, 0, &reason, &mut sink);
-            if let Some(p) = process.take() {
-                p.stop(policy.grace).await;
-            }
-            report.seconds = started.elapsed().as_secs_f64();
-            return report;
-        }
-    }
-
     let mut silence_reported = false;
+    // Whether the target answered the preflight; `None` until the first scenario that runs.
+    let mut answers: Option<bool> = None;
     let mut index = 0;
     while index < scenarios.len() {
         let sc = &scenarios[index];
@@ -283,6 +262,31 @@ pub async fn run_target(
                         not_run(&mut report, scenarios, index - 1, &reason, &mut sink);
                         break;
                     }
+                }
+            }
+        }
+        if answers.is_none() {
+            let first = preflight(addr, answer_wait(opts)).await;
+            if let Some(n) = first.dialect_note() {
+                note(&mut report, &mut sink, n.to_string());
+            }
+            answers = Some(first.answers());
+            if let Some(d) = first.diagnosis() {
+                let mut text = format!("preflight: {d}");
+                if !policy.keep_going {
+                    text.push_str(
+                        "; the suite is not run against it (--keep-going runs it anyway)",
+                    );
+                }
+                note(&mut report, &mut sink, text);
+                if !policy.keep_going {
+                    report.stopped = Some(format!("preflight: {d}"));
+                    let reason = match &first.answer {
+                        Answer::Unreachable(e) => format!("{NOT_RUN}cannot connect to {e}"),
+                        _ => format!("{NOT_RUN}the target did not answer the preflight"),
+                    };
+                    not_run(&mut report, scenarios, index - 1, &reason, &mut sink);
+                    break;
                 }
             }
         }
@@ -349,7 +353,7 @@ pub async fn run_target(
 
         // A scenario that did not pass may have left the target mute or gone.
         let mut stop_reason = None;
-        if !passed && answers {
+        if !passed && answers == Some(true) {
             let live = preflight(addr, answer_wait(opts)).await;
             let departure = match &live.answer {
                 Answer::Unreachable(e) if process.is_none() => {
