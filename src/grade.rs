@@ -163,19 +163,24 @@ where
             opts.clone(),
             policy.clone(),
         );
-        let sink = make_sink(i);
+        let mut sink = make_sink(i);
         let task = set.spawn(async move {
+            let shared = match (&turn, spec.fixed_port()) {
+                (Some((_, n)), Some(port)) => Some(format!(
+                    "its command has no {{port}}: it listens on the fixed port {port}, so it runs alone there, taking turns with {} other target(s) on that port",
+                    n - 1
+                )),
+                _ => None,
+            };
+            if let Some(text) = &shared {
+                sink(Event::Note(text));
+            }
             let _turn = match &turn {
                 Some((lock, _)) => Some(lock.lock().await),
                 None => None,
             };
             let mut report = run_target(&spec, &scenarios, &opts, &policy, sink).await;
-            if let (Some((_, n)), Some(port)) = (&turn, spec.fixed_port()) {
-                report.notes.push(format!(
-                    "its command has no {{port}}: it listens on the fixed port {port}, so it ran alone there, taking turns with {} other target(s) on that port",
-                    n - 1
-                ));
-            }
+            report.notes.extend(shared);
             (i, report)
         });
         index_of.insert(task.id(), i);

@@ -374,3 +374,34 @@ fn the_naive_server_reads_as_a_short_list_of_root_causes_largest_first() {
     );
     assert!(causes.contains("MSG-2: wrong name field"), "{causes}");
 }
+
+#[test]
+fn fixed_port_commands_take_turns_and_restart_each_gives_every_scenario_a_fresh_server() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("supervise-fixed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let cmd = format!("{} --port {port}", fixture().display());
+    let file = dir.join("fixed.txt");
+    std::fs::write(
+        &file,
+        format!("first 127.0.0.1:{port} {cmd}\nsecond 127.0.0.1:{port} {cmd}\n"),
+    )
+    .unwrap();
+    let o = check(&[
+        "--targets",
+        file.to_str().unwrap(),
+        "--restart-each",
+        "--only",
+        "msg-basic,list-exact,file-relay-1",
+        "scenarios",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "it listens on the fixed port {port}, so it runs alone there, taking turns with 1 other target(s)"
+        )),
+        "{out}"
+    );
+    assert_eq!(out.matches("3 passed, 0 failed").count(), 2, "{out}");
+}

@@ -769,6 +769,9 @@ impl Supervised<'_> {
                         if r.outcome.verdict != Verdict::Skip {
                             artifacts.keep(r);
                         }
+                        // The recordings are in the pcaps now; with thirty targets at once,
+                        // keeping them all would cost gigabytes.
+                        r.records = Vec::new();
                         let _ = print_outcome(&mut text, &r.outcome);
                     }
                 }

@@ -81,8 +81,9 @@ fn looks_like_address(word: &str) -> bool {
     })
 }
 
-/// One line of a targets file: `LABEL HOST:PORT` or `LABEL COMMAND…`; `None` for a blank line
-/// or a `#` comment.
+/// One line of a targets file: `LABEL HOST:PORT` (a running server), `LABEL COMMAND…` (started
+/// on a free port if it has `{port}`, else taken to listen on 8080) or `LABEL HOST:PORT
+/// COMMAND…` (started, listening at that address); `None` for a blank line or a `#` comment.
 pub fn parse_target_line(line: &str) -> Result<Option<TargetSpec>, String> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
@@ -105,10 +106,21 @@ pub fn parse_target_line(line: &str) -> Result<Option<TargetSpec>, String> {
             "\"{label}\" has no target: write a label, then HOST:PORT or a command"
         ));
     }
-    let source = if !rest.contains(char::is_whitespace) && looks_like_address(rest) {
+    let (first, command) = match rest.split_once(char::is_whitespace) {
+        Some((f, c)) => (f, c.trim()),
+        None => (rest, ""),
+    };
+    let source = if looks_like_address(first) {
         let addr =
-            resolve(rest).ok_or_else(|| format!("\"{rest}\": not a HOST:PORT that resolves"))?;
-        TargetSource::Address(addr)
+            resolve(first).ok_or_else(|| format!("\"{first}\": not a HOST:PORT that resolves"))?;
+        if command.is_empty() {
+            TargetSource::Address(addr)
+        } else {
+            // A command that listens at a known address: its port is fixed.
+            let host = first.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            TargetSource::Command(TargetCommand::new(command, Some(host), Some(addr.port())))
+        }
     } else {
         TargetSource::Command(TargetCommand::new(rest, None, None))
     };
@@ -118,8 +130,8 @@ pub fn parse_target_line(line: &str) -> Result<Option<TargetSpec>, String> {
     }))
 }
 
-/// Reads a targets file: one target per line, a label then `HOST:PORT` or a command (with
-/// `{port}` and `{host}`); blank lines and `#` comments are ignored.
+/// Reads a targets file: one target per line, a label then `HOST:PORT`, a command (with
+/// `{port}` and `{host}`), or both; blank lines and `#` comments are ignored.
 pub fn parse_targets_file(path: &Path) -> Result<Vec<TargetSpec>, TargetsFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| TargetsFileError::Read {
         path: path.to_path_buf(),
@@ -171,6 +183,10 @@ mod tests {
         }
         let c = parse_target_line("carol ./server").unwrap().unwrap();
         assert_eq!(c.fixed_port(), Some(8080));
+        let d = parse_target_line("dave 127.0.0.1:9100 ./server -p 9100")
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.fixed_port(), Some(9100));
         assert_eq!(parse_target_line("  # comment").unwrap(), None);
         assert!(parse_target_line("lonely").is_err());
         assert!(parse_target_line("bad/label x:1").is_err());

@@ -83,7 +83,9 @@ impl Preflight {
 
 /// How the bytes read so far classify, if they are enough to say.
 fn classify(buf: &[u8], complete: bool) -> Option<Answer> {
-    if buf.len() >= 2 && (buf[..2] == [0, 3] || buf[..2] == [0, 5]) {
+    // A LIST reply, an ERROR (server-full, say), or any other frame of the profile: the
+    // target speaks it, and the scenarios will judge what it said.
+    if buf.len() >= 2 && buf[0] == 0 && (1..=5).contains(&buf[1]) {
         return if buf[2..].contains(&0) {
             Some(Answer::Frame)
         } else if complete {
@@ -184,5 +186,6 @@ mod tests {
             Some(Answer::NotAFrame(b"HTTP/1.1 400".to_vec()))
         );
         assert_eq!(classify(b"", true), Some(Answer::Closed));
+        assert_eq!(classify(b"\x00\x01zzzzhi\x00", false), Some(Answer::Frame));
     }
 }

@@ -236,6 +236,9 @@ pub async fn run_target(
     };
 
     let mut silence_reported = false;
+    // The process has not served a scenario since it started (no need to restart it for
+    // --restart-each).
+    let mut fresh = true;
     // Whether the target answered the preflight; `None` until the first scenario that runs.
     let mut answers: Option<bool> = None;
     let mut index = 0;
@@ -248,7 +251,7 @@ pub async fn run_target(
             report.results.push(r);
             continue;
         }
-        if policy.restart_each && report.ran {
+        if policy.restart_each && report.ran && !fresh {
             if let (Some(p), TargetSource::Command(cmd)) = (process.take(), &spec.source) {
                 p.stop(policy.grace).await;
                 match TargetProcess::start(cmd, policy.listen_wait).await {
@@ -291,6 +294,7 @@ pub async fn run_target(
             }
         }
         report.ran = true;
+        fresh = false;
         let mut result = Box::pin(run_scenario(sc, addr, opts)).await;
         let passed = matches!(result.outcome.verdict, Verdict::Pass | Verdict::Skip);
 
@@ -332,6 +336,7 @@ pub async fn run_target(
                                 note(&mut report, &mut sink, text);
                                 addr = p.addr;
                                 process = Some(p);
+                                fresh = true;
                             }
                             Err(e) => {
                                 let reason = format!(
@@ -400,6 +405,7 @@ pub async fn run_target(
                     note(&mut report, &mut sink, text);
                     addr = p.addr;
                     process = Some(p);
+                    fresh = true;
                 }
                 Err(e) => {
                     report.stopped = Some(e.to_string());
