@@ -405,3 +405,51 @@ fn fixed_port_commands_take_turns_and_restart_each_gives_every_scenario_a_fresh_
     );
     assert_eq!(out.matches("3 passed, 0 failed").count(), 2, "{out}");
 }
+
+#[test]
+fn a_target_that_stops_answering_midway_is_caught_by_the_liveness_check() {
+    // Without a command: the rest is one not-run line.
+    let port = free_port();
+    let mut child = Command::new(fixture())
+        .args(["--port", &port.to_string(), "--mute-after", "8"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the fixture");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the fixture did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // That probe was the first connection it served.
+    let target = format!("127.0.0.1:{port}");
+    let o = check(&["--target", &target, "--only", "msg-*", "scenarios"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("actual:   the target stopped answering: sent the login"),
+        "{out}"
+    );
+    assert!(out.contains("NOT RUN "), "{out}");
+    assert!(
+        out.contains(" scenarios: the target stopped answering during msg-"),
+        "{out}"
+    );
+
+    // With a command: the hung process is replaced and the suite goes on.
+    let o = check(&[
+        "--server-cmd",
+        &fixture_cmd(" --mute-after 8"),
+        "--only",
+        "msg-*",
+        "scenarios",
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("after it stopped answering during msg-"),
+        "{out}"
+    );
+    assert!(!out.contains("NOT RUN"), "{out}");
+}
