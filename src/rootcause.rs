@@ -114,6 +114,18 @@ pub fn difference_kind(f: &Failure) -> String {
         }
     }
     let (fe, fa) = (fields(e), fields(a));
+    // "MSG from one of crowd (…) text=…": a sender from a group; the same text from a name
+    // outside it is a wrong name.
+    if e.contains(" from ") && !fe.iter().any(|(k, _)| *k == "name") {
+        let text = |f: &[(&str, &str)]| {
+            f.iter()
+                .find(|(k, _)| *k == "text")
+                .map(|(_, v)| v.to_string())
+        };
+        if text(&fe).is_none() || text(&fe) == text(&fa) {
+            return "wrong name field".into();
+        }
+    }
     for (k, v) in &fe {
         if v.contains('…') {
             continue;
@@ -123,10 +135,24 @@ pub fn difference_kind(f: &Failure) -> String {
             _ => return format!("wrong {k} field"),
         }
     }
-    if a.contains("+ body") || e.contains("+ body") || e.starts_with("body") {
+    if want == "body" {
+        return "different body".into();
+    }
+    if a.contains("+ body") || e.contains("+ body") {
         return format!("different {want} body");
     }
     format!("different {want}")
+}
+
+/// The rule a departure breaks, whichever rule its scenario blamed: a forwarded frame with
+/// the wrong sender name is the same bug (MSG-2 for a MSG, FILE-3 for a FILE) whether the
+/// scenario was about ordering, fragmentation or robustness.
+fn cause_rule(f: &Failure, kind: &str) -> String {
+    match (kind, head(&f.actual)) {
+        ("wrong name field", "MSG") => "MSG-2".into(),
+        ("wrong name field", "FILE") => "FILE-3".into(),
+        _ => f.rule.clone(),
+    }
 }
 
 /// The root causes of `outcomes` (failures and warnings), largest group first.
@@ -137,8 +163,9 @@ pub fn root_causes(outcomes: &[Outcome]) -> Vec<RootCause> {
         if !matches!(o.verdict, Verdict::Fail | Verdict::Warn) {
             continue;
         }
+        let kind = difference_kind(f);
         groups
-            .entry((f.rule.clone(), difference_kind(f)))
+            .entry((cause_rule(f, &kind), kind))
             .or_default()
             .push(o.id.clone());
     }
@@ -174,12 +201,51 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_sender_name_is_one_cause_whichever_rule_the_scenario_blamed() {
+        let outcome = |id: &str, rule: &str| Outcome {
+            id: id.into(),
+            title: String::new(),
+            file: String::new(),
+            rules: vec![rule.into()],
+            tags: Vec::new(),
+            verdict: Verdict::Fail,
+            seconds: 0.0,
+            failure: Some(failure(
+                rule,
+                "MSG name=\"aaaa\" text=\"hi\"",
+                "MSG name=\"bbbb\" text=\"hi\"",
+            )),
+            reason: None,
+            notes: Vec::new(),
+            transcript_diff: None,
+        };
+        let mut outcomes = vec![
+            outcome("a", "ORD-1"),
+            outcome("b", "MSG-2"),
+            outcome("c", "ENC-3"),
+        ];
+        outcomes[2].failure.as_mut().unwrap().actual = "nothing".into();
+        let causes = root_causes(&outcomes);
+        assert_eq!(causes.len(), 2);
+        assert_eq!(causes[0].title(), "MSG-2: wrong name field");
+        assert_eq!(causes[0].scenarios, ["a", "b"]);
+        assert_eq!(causes[1].title(), "ENC-3: nothing instead of MSG");
+    }
+
+    #[test]
     fn differences_are_named_by_their_kind() {
         let k = |e, a| difference_kind(&failure("MSG-2", e, a));
         assert_eq!(
             k(
                 "MSG name=\"clt1\" text=\"hola\"",
                 "MSG name=\"clt2\" text=\"hola\""
+            ),
+            "wrong name field"
+        );
+        assert_eq!(
+            k(
+                "MSG from one of crowd (still 20 of 20) text=\"hi\"",
+                "MSG name=\"hubb\" text=\"hi\""
             ),
             "wrong name field"
         );

@@ -348,7 +348,11 @@ fn main() -> ExitCode {
             strict_transcript: args.strict_transcript,
         };
         let reports = match supervised.run(&rt, &specs) {
-            Ok(r) => r,
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                eprintln!("msrp-check: interrupted; the servers it started are stopped");
+                return ExitCode::from(130);
+            }
             Err(e) => return usage_error(e),
         };
         nothing_started = reports.iter().all(|r| r.start_failed);
@@ -623,7 +627,12 @@ fn root_cause_lines(summary: &TargetSummary) -> String {
         s,
         "root causes (first departure of each scenario that did not pass, largest group first):"
     );
-    for c in &summary.root_causes {
+    // Groups of one scenario go on one line at the end: the list stays short.
+    let (groups, single): (Vec<_>, Vec<_>) = summary
+        .root_causes
+        .iter()
+        .partition(|c| c.scenarios.len() > 1);
+    for c in groups {
         let shown: Vec<&str> = c.scenarios.iter().take(4).map(String::as_str).collect();
         let more = c.scenarios.len().saturating_sub(shown.len());
         let _ = writeln!(
@@ -637,6 +646,18 @@ fn root_cause_lines(summary: &TargetSummary) -> String {
             } else {
                 String::new()
             }
+        );
+    }
+    if !single.is_empty() {
+        let list: Vec<String> = single
+            .iter()
+            .map(|c| format!("{} ({})", c.title(), c.scenarios[0]))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  {:>3}  causes of one scenario each: {}",
+            single.len(),
+            list.join("; ")
         );
     }
     s
@@ -705,7 +726,7 @@ impl Supervised<'_> {
         &self,
         rt: &tokio::runtime::Runtime,
         specs: &[TargetSpec],
-    ) -> Result<Vec<TargetReport>, String> {
+    ) -> Result<Option<Vec<TargetReport>>, String> {
         let mut printers = Vec::new();
         let mut artifacts = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
@@ -781,7 +802,7 @@ impl Supervised<'_> {
             }
         };
         let scenarios = std::sync::Arc::new(self.scenarios.to_vec());
-        let reports = rt.block_on(run_targets(
+        let run = run_targets(
             specs,
             scenarios,
             self.opts,
@@ -805,7 +826,34 @@ impl Supervised<'_> {
                 let mut out = anstream::stdout();
                 let _ = out.write_all(&text);
             },
-        ));
-        Ok(reports)
+        );
+        // Started servers live in their own process groups, out of reach of the terminal's
+        // Ctrl-C: on an interrupt, dropping the run (and then the runtime) kills them.
+        rt.block_on(async {
+            tokio::select! {
+                reports = run => Ok(Some(reports)),
+                _ = interrupted() => Ok(None),
+            }
+        })
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (never, if neither can be watched).
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            if r.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        _ = term => {}
     }
 }

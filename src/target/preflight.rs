@@ -131,7 +131,7 @@ pub async fn preflight(addr: SocketAddr, wait: Duration) -> Preflight {
         }
         // The name and the request in two segments: one recv() per frame is a bug the suite
         // reports, not one that should make a target look mute.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
         if s.write_all(&LIST).await.is_err() {
             return Answer::Closed;
         }

@@ -299,11 +299,12 @@ pub async fn run_target(
         let passed = matches!(result.outcome.verdict, Verdict::Pass | Verdict::Skip);
 
         if let Some(p) = process.as_mut() {
-            // A death shows in the scenario first (a reset); give its notice a moment.
+            // A death shows in the scenario first (a reset); give its notice a moment (the
+            // LIST of wait_names_freed below gives a late one more).
             let grace = if passed {
                 Duration::ZERO
             } else {
-                Duration::from_millis(300)
+                Duration::from_millis(50)
             };
             let mut exit = p.wait_exit(grace).await;
             if exit.is_none() {
