@@ -129,7 +129,10 @@ impl TargetSummary {
     }
 }
 
-/// Runs every target concurrently; `make_sink(i)` gives target `i` its event sink, and
+/// Between the starts of two targets.
+const STAGGER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs every target concurrently (started 100 ms apart); `make_sink(i)` gives target `i` its event sink, and
 /// `on_done` sees each report as soon as its target is finished.
 pub async fn run_targets<S>(
     specs: &[TargetSpec],
@@ -175,6 +178,9 @@ where
             if let Some(text) = &shared {
                 sink(Event::Note(text));
             }
+            // Thirty servers and their preflights at the same instant make a burst of load
+            // that the first scenarios' short settle times feel; a small stagger spreads it.
+            tokio::time::sleep(STAGGER * i as u32).await;
             let _turn = match &turn {
                 Some((lock, _)) => Some(lock.lock().await),
                 None => None,
