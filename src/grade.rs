@@ -74,7 +74,7 @@ impl TargetSummary {
         };
         TargetSummary {
             label: report.label.clone(),
-            target: report.shown_as.clone(),
+            target: report.shown_as.trim_matches('`').to_string(),
             status,
             totals,
             not_run: gone.len(),

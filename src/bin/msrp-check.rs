@@ -649,15 +649,30 @@ fn root_cause_lines(summary: &TargetSummary) -> String {
         );
     }
     if !single.is_empty() {
-        let list: Vec<String> = single
+        // Named by rule only (the JSON, CSV and HTML reports have each one in full).
+        let mut rules: Vec<(&str, usize)> = Vec::new();
+        for c in &single {
+            match rules.iter_mut().find(|(r, _)| *r == c.rule) {
+                Some((_, n)) => *n += 1,
+                None => rules.push((&c.rule, 1)),
+            }
+        }
+        rules.sort();
+        let list: Vec<String> = rules
             .iter()
-            .map(|c| format!("{} ({})", c.title(), c.scenarios[0]))
+            .map(|(r, n)| {
+                if *n > 1 {
+                    format!("{r} ×{n}")
+                } else {
+                    r.to_string()
+                }
+            })
             .collect();
         let _ = writeln!(
             s,
             "  {:>3}  causes of one scenario each: {}",
             single.len(),
-            list.join("; ")
+            list.join(", ")
         );
     }
     s
