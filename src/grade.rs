@@ -36,6 +36,9 @@ pub struct TargetSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
     pub root_causes: Vec<RootCause>,
+    /// What was said about the target: started, restarted, its dialect, a preflight diagnosis.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl TargetSummary {
@@ -82,6 +85,7 @@ impl TargetSummary {
             seconds: report.seconds,
             stopped: report.stopped.clone(),
             root_causes: root_causes(&ran),
+            notes: report.notes.clone(),
         }
     }
 
@@ -111,6 +115,7 @@ impl TargetSummary {
             seconds,
             stopped: None,
             root_causes: root_causes(outcomes),
+            notes: Vec::new(),
         }
     }
 

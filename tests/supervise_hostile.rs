@@ -118,3 +118,51 @@ async fn misbehaving_targets_get_explained_verdicts_and_mute_ones_stop_early() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_answering_in_the_legacy_dialect_is_not_mute_and_gets_the_note() {
+    let (all, errors) = load_all(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let scenarios: Vec<_> = all
+        .into_iter()
+        .filter(|s| s.file.id == "list-exact")
+        .collect();
+    // A legacy server: a LIST reply is bare text, with no opcode and no terminator.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if buf[..n].ends_with(&[0, 3]) {
+                        let _ = s.write_all(b"Lista de clientes:\nCliente 1: ~pfl\n").await;
+                    }
+                }
+            });
+        }
+    });
+    let spec = TargetSpec {
+        label: "legacy".into(),
+        source: TargetSource::Address(addr),
+    };
+    let opts = RunOptions {
+        timeout: Duration::from_millis(300),
+        strict: false,
+    };
+    let report = run_target(&spec, &scenarios, &opts, &Policy::default(), |_| {}).await;
+    assert!(
+        report.notes.iter().any(|n| n
+            == "this target answers in the legacy dialect; run with --profile legacy to check the rest"),
+        "{:?}",
+        report.notes
+    );
+    assert!(report.stopped.is_none(), "{:?}", report.stopped);
+    assert!(
+        !is_not_run(report.results[0].outcome.reason.as_deref()),
+        "the scenario ran"
+    );
+}

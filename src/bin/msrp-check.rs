@@ -454,7 +454,16 @@ fn main() -> ExitCode {
         Format::Human => {
             if several {
                 let _ = writeln!(out, "\n{}", summary_table(&summaries));
-                let _ = writeln!(out, "all targets: {}", closing_line(&totals));
+                // Scenarios that could not run against a gone target are counted apart, as
+                // in each target's own closing line.
+                let not_run: usize = summaries.iter().map(|s| s.not_run).sum();
+                let mut shown = totals;
+                shown.errors -= not_run.min(shown.errors);
+                let mut line = closing_line(&shown);
+                if not_run > 0 {
+                    line.push_str(&format!(", {not_run} not run"));
+                }
+                let _ = writeln!(out, "all targets: {line}");
             }
             for e in &load_errors {
                 let _ = writeln!(out, "ERROR {e}");
