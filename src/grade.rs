@@ -19,6 +19,7 @@ use crate::verdict::{Outcome, Totals};
 /// One target's line in a grading summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetSummary {
+    /// The target's label.
     pub label: String,
     /// Its address or command.
     pub target: String,
@@ -35,6 +36,7 @@ pub struct TargetSummary {
     /// Why the run stopped early, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// Its failures grouped by first departure, largest group first.
     pub root_causes: Vec<RootCause>,
     /// What was said about the target: started, restarted, its dialect, a preflight diagnosis.
     #[serde(skip_serializing_if = "Vec::is_empty")]

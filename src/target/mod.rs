@@ -30,7 +30,9 @@ pub enum TargetSource {
 /// One server under test, with the label it is reported under.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
+    /// The name it is reported under (a column of the HTML grid, a row of the CSV).
     pub label: String,
+    /// Where its server comes from.
     pub source: TargetSource,
 }
 
@@ -55,17 +57,20 @@ impl TargetSpec {
 /// A `--targets` file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetsFileError {
+    /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A line that does not parse, or repeats a label.
     #[error("{path}:{line}: {message}")]
     Line {
         path: PathBuf,
         line: usize,
         message: String,
     },
+    /// Only blank lines and comments.
     #[error("{path}: no target in the file (one per line: a label, then HOST:PORT or a command)")]
     Empty { path: PathBuf },
 }

@@ -38,6 +38,7 @@ pub enum Answer {
 /// The outcome of a preflight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preflight {
+    /// What came back.
     pub answer: Answer,
     /// How long it waited for the answer.
     pub waited: Duration,

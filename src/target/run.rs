@@ -67,6 +67,7 @@ pub enum Event<'a> {
 /// One target's run.
 #[derive(Debug)]
 pub struct TargetReport {
+    /// The target's label.
     pub label: String,
     /// Its address or command.
     pub shown_as: String,
