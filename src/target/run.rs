@@ -90,7 +90,11 @@ pub struct TargetReport {
 /// How a target stopped serving.
 enum Departure {
     /// The supervised process ended.
-    Died { exit: Exit, stderr: Vec<String> },
+    Died {
+        exit: Exit,
+        /// Which stream the lines come from, and its last lines.
+        output: (&'static str, Vec<String>),
+    },
     /// Connections are refused (no command to watch).
     StoppedAccepting(String),
     /// It accepts but does not answer a LIST any more.
@@ -130,7 +134,7 @@ fn blame(sc: &Scenario, r: &mut RunResult, departure: Departure) {
     let failing_step = r.outcome.failure.as_ref().map(|f| f.step);
     let last_step = r.step_starts.len().max(1);
     let (step, actual, reason, extra) = match departure {
-        Departure::Died { exit, stderr } => {
+        Departure::Died { exit, output } => {
             let step = step_at(r, exit.at).min(sc.file.steps.len().max(1));
             let after = r.step_starts.len() == sc.file.steps.len()
                 && exit
@@ -146,19 +150,19 @@ fn blame(sc: &Scenario, r: &mut RunResult, departure: Departure) {
             let reason = exit
                 .hint()
                 .map(|h| format!("{}: {h}", exit.signal_name().unwrap_or("the signal")));
-            (step, actual, reason, stderr)
+            (step, actual, reason, output)
         }
         Departure::StoppedAccepting(e) => (
             failing_step.unwrap_or(last_step),
             format!("the target stopped accepting connections ({e})"),
             None,
-            Vec::new(),
+            ("stderr", Vec::new()),
         ),
         Departure::StoppedAnswering(d) => (
             failing_step.unwrap_or(last_step),
             format!("the target stopped answering: {d}"),
             None,
-            Vec::new(),
+            ("stderr", Vec::new()),
         ),
     };
     let o = &mut r.outcome;
@@ -175,10 +179,11 @@ fn blame(sc: &Scenario, r: &mut RunResult, departure: Departure) {
     o.verdict = Verdict::Fail;
     o.failure = Some(departure_failure(step, line, actual));
     o.reason = reason;
-    if !extra.is_empty() {
+    let (stream, lines) = extra;
+    if !lines.is_empty() {
         o.notes.push(format!(
-            "the last lines of the target's stderr:{}",
-            format_tail(&extra)
+            "the last lines of the target's {stream}:{}",
+            format_tail(&lines)
                 .trim_start_matches("; the last lines of its stderr:")
                 .replace("\n  | ", "\n        | ")
         ));
@@ -315,8 +320,14 @@ pub async fn run_target(
             if let Some(exit) = exit {
                 // Let the output readers catch its last words.
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                // Many servers report their errors on stdout; show it when stderr is silent.
                 let stderr = p.stderr_tail(8);
-                blame(sc, &mut result, Departure::Died { exit, stderr });
+                let output = if stderr.is_empty() {
+                    ("stdout", p.stdout_tail(8))
+                } else {
+                    ("stderr", stderr)
+                };
+                blame(sc, &mut result, Departure::Died { exit, output });
                 report.deaths.push(sc.file.id.clone());
                 sink(Event::Result(&mut result));
                 report.results.push(result);
