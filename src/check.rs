@@ -124,7 +124,8 @@ pub fn embedded_config(base: &ServerConfig, s: &ServerSettings) -> ServerConfig 
     c
 }
 
-fn skipped(sc: &Scenario, reason: String) -> RunResult {
+/// A scenario's result when it is not run, for `reason`.
+pub fn skipped(sc: &Scenario, reason: String) -> RunResult {
     RunResult {
         outcome: Outcome {
             id: sc.file.id.clone(),
@@ -147,7 +148,8 @@ fn skipped(sc: &Scenario, reason: String) -> RunResult {
     }
 }
 
-fn errored(sc: &Scenario, reason: String) -> RunResult {
+/// A scenario's result when it could not run, for `reason`.
+pub fn errored(sc: &Scenario, reason: String) -> RunResult {
     let mut r = skipped(sc, reason);
     r.outcome.verdict = Verdict::Error;
     r
@@ -230,7 +232,7 @@ pub async fn run_all(
 
 /// After a scenario on a shared target, waits (up to 2 s) until none of its names is still
 /// listed, so the next scenario finds the server as this one did.
-async fn wait_names_freed(addr: SocketAddr, sc: &Scenario, wait: Duration) {
+pub async fn wait_names_freed(addr: SocketAddr, sc: &Scenario, wait: Duration) {
     static CHECKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let names: Vec<&Vec<u8>> = sc.clients.wire.values().collect();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);

@@ -5,18 +5,23 @@
 //! - [`check`]: selects scenarios, runs them against a target or embedded servers.
 //! - [`report`]: human, JSON and JUnit output.
 //! - [`client_mode`]: `--client`, the harness playing the server to client programs.
+//! - [`rootcause`], [`grade`]: failures grouped by first departure; many targets at once.
+//! - [`target`]: servers msrp-check starts and supervises, preflight, deaths and restarts.
 
 pub mod check;
 pub mod client_mode;
 pub mod dialect;
+pub mod grade;
 pub mod pcap;
 pub mod record;
 pub mod report;
+pub mod rootcause;
 pub mod rules;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
 pub mod snapshot;
+pub mod target;
 pub mod transcript;
 pub mod verdict;
 

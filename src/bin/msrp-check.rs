@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use msrp::check::{coverage, decision_coverage, run_all, Selection, Target};
+use msrp::grade::{run_targets, summary_csv, summary_table, TargetSummary};
 use msrp::report::html::{write_check_report, TargetResults};
 use msrp::report::{closing_line, junit_xml, print_outcome_colored, JsonReport, TargetOutcome};
 use msrp::rules::Level;
@@ -17,6 +17,11 @@ use msrp::runner::RunOptions;
 use msrp::runner::RunResult;
 use msrp::scenario::{load_all, ScenarioFile};
 use msrp::snapshot::{diff, Snapshots};
+use msrp::target::run::{is_not_run, NOT_RUN};
+use msrp::target::{
+    parse_targets_file, resolve, Event, Policy, TargetCommand, TargetReport, TargetSource,
+    TargetSpec,
+};
 use msrp::verdict::{Outcome, Totals, Verdict};
 use msrp_reference::server::ServerConfig;
 use msrp_reference::Profile;
@@ -35,9 +40,34 @@ struct Args {
     #[arg(default_value = "scenarios")]
     paths: Vec<PathBuf>,
     /// Server under test, HOST:PORT; repeat it to check several servers in one report.
-    /// Without it, an embedded reference server is used.
+    /// Without it (and without --server-cmd or --targets), an embedded reference server is
+    /// used.
     #[arg(long)]
     target: Vec<String>,
+    /// Start the server under test with this command (run as `sh -c 'exec COMMAND'`, in its
+    /// own process group), restart it when it dies, stop it at the end. `{port}` becomes a
+    /// free port (a fresh one at every start) and `{host}` the host; without `{port}` the
+    /// server is taken to listen on 8080. Repeat it for several servers; given as often as
+    /// --target, the i-th command serves the i-th target's address.
+    #[arg(long, value_name = "COMMAND")]
+    server_cmd: Vec<String>,
+    /// A file of targets, one per line: a label, then HOST:PORT or a command (as for
+    /// --server-cmd); blank lines and # comments are ignored.
+    #[arg(long, value_name = "FILE")]
+    targets: Option<PathBuf>,
+    /// Start a fresh server (--server-cmd) for every scenario: isolation, at the cost of time.
+    #[arg(long)]
+    restart_each: bool,
+    /// Run the whole suite against a target that failed its preflight (accepts but does not
+    /// answer) or stopped accepting connections, instead of stopping early.
+    #[arg(long)]
+    keep_going: bool,
+    /// Seconds a started server may take to listen.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    start_timeout: f64,
+    /// Write one CSV row per target (counts, status, root causes) here.
+    #[arg(long, value_name = "FILE")]
+    summary_csv: Option<PathBuf>,
     /// Scenarios run at once against embedded servers (default: twice the CPUs, as
     /// scenarios mostly wait); a foreign target runs them one at a time.
     #[arg(long, short = 'j')]
@@ -243,22 +273,19 @@ fn main() -> ExitCode {
         return usage_error("no scenario selected: nothing to run");
     }
 
-    let mut targets = Vec::new();
-    for t in &args.target {
-        match t.to_socket_addrs().map(|mut a| a.next()) {
-            Ok(Some(addr)) => targets.push((
-                t.clone(),
-                Target::Remote {
-                    addr,
-                    settings: settings.clone(),
-                },
-            )),
-            Ok(None) | Err(_) => {
-                return usage_error(format!("--target \"{t}\": not a HOST:PORT that resolves"))
-            }
-        }
+    if !(args.start_timeout.is_finite() && args.start_timeout > 0.0 && args.start_timeout <= 3600.0)
+    {
+        return usage_error(format!(
+            "--start-timeout {}: give seconds in (0, 3600]",
+            args.start_timeout
+        ));
     }
-    if targets.is_empty() {
+    let specs = match target_specs(&args) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let mut targets = Vec::new();
+    if specs.is_empty() {
         let jobs = args
             .jobs
             .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -287,7 +314,7 @@ fn main() -> ExitCode {
     }
     let snapshots = match &args.snapshots {
         Some(dir) => match Snapshots::load(dir) {
-            Ok(s) => Some(s),
+            Ok(s) => Some(std::sync::Arc::new(s)),
             Err(e) => return usage_error(e),
         },
         None => None,
@@ -297,7 +324,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(format!("cannot start the runtime: {e}")),
     };
     let human = args.format == Format::Human;
-    let several = targets.len() > 1;
+    let several = targets.len() + specs.len() > 1;
     // One colour policy for every binary (NO_COLOR, CLICOLOR_FORCE, TERM=dumb, not a tty).
     let color = msrp_reference::color::enabled(msrp_reference::color::Stream::Stdout);
     let mut out = anstream::AutoStream::new(
@@ -350,7 +377,7 @@ fn main() -> ExitCode {
         let artifacts = Artifacts {
             pcap_dir: pcap_dir.clone(),
             transcript_dir,
-            snapshots: snapshots.as_ref(),
+            snapshots: snapshots.clone(),
             strict_transcript: args.strict_transcript,
         };
         let results = rt.block_on(run_all(scenarios.clone(), target, &opts, |r| {
@@ -364,12 +391,56 @@ fn main() -> ExitCode {
         if human {
             let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome.clone()).collect();
             let _ = writeln!(out, "{}", closing_line(&Totals::of(&outcomes)));
+            let _ = write!(
+                out,
+                "{}",
+                root_cause_lines(&TargetSummary::of_outcomes(name, name, &outcomes, 0.0))
+            );
         }
         runs.push(TargetRun {
             name: name.clone(),
             results,
             pcap_dir,
         });
+    }
+    let mut summaries = Vec::new();
+    let mut nothing_started = false;
+    if !specs.is_empty() {
+        let policy = Policy {
+            settings: settings.clone(),
+            keep_going: args.keep_going,
+            restart_each: args.restart_each,
+            listen_wait: Duration::from_secs_f64(args.start_timeout),
+            grace: Duration::from_secs(2),
+        };
+        let supervised = Supervised {
+            scenarios: &scenarios,
+            opts: &opts,
+            policy: &policy,
+            human,
+            several,
+            pcap_dir: &args.pcap_dir,
+            transcript_dir: &args.transcript_dir,
+            snapshots: &snapshots,
+            strict_transcript: args.strict_transcript,
+        };
+        let reports = match supervised.run(&rt, &specs) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                eprintln!("msrp-check: interrupted; the servers it started are stopped");
+                return ExitCode::from(130);
+            }
+            Err(e) => return usage_error(e),
+        };
+        nothing_started = reports.iter().all(|r| r.start_failed);
+        for (i, report) in reports.into_iter().enumerate() {
+            summaries.push(TargetSummary::of(&report));
+            runs.push(TargetRun {
+                name: report.label,
+                results: report.results,
+                pcap_dir: supervised.subdir(&args.pcap_dir, i),
+            });
+        }
     }
 
     let load_outcomes: Vec<Outcome> = load_errors
@@ -443,17 +514,50 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if let Some(path) = &args.summary_csv {
+        let rows = if summaries.is_empty() {
+            per_target
+                .iter()
+                .map(|(n, o)| TargetSummary::of_outcomes(n, n, o, 0.0))
+                .collect()
+        } else {
+            summaries.clone()
+        };
+        if let Err(e) = std::fs::write(path, summary_csv(&rows)) {
+            eprintln!("msrp-check: cannot write {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
     match args.format {
         Format::Human => {
             if several {
-                let _ = writeln!(out, "all targets: {}", closing_line(&totals));
+                let _ = writeln!(out, "\n{}", summary_table(&summaries));
+                // Scenarios that could not run against a gone target are counted apart, as
+                // in each target's own closing line.
+                let not_run: usize = summaries.iter().map(|s| s.not_run).sum();
+                let mut shown = totals;
+                shown.errors -= not_run.min(shown.errors);
+                let mut line = closing_line(&shown);
+                if not_run > 0 {
+                    line.push_str(&format!(", {not_run} not run"));
+                }
+                let _ = writeln!(out, "all targets: {line}");
             }
             for e in &load_errors {
                 let _ = writeln!(out, "ERROR {e}");
             }
         }
         Format::Json => {
+            let summary = if summaries.is_empty() {
+                per_target
+                    .iter()
+                    .map(|(n, o)| TargetSummary::of_outcomes(n, n, o, 0.0))
+                    .collect()
+            } else {
+                summaries.clone()
+            };
             let report = JsonReport {
+                summary,
                 targets: per_target.iter().map(|(n, _)| n.as_str()).collect(),
                 totals,
                 dialect_notes: dialect_notes.clone(),
@@ -473,6 +577,10 @@ fn main() -> ExitCode {
             }
         }
     }
+    if nothing_started {
+        eprintln!("msrp-check: no target could be started: nothing ran");
+        return ExitCode::from(2);
+    }
     let code = totals.exit_code(args.strict);
     if code == 2 {
         eprintln!("msrp-check: no scenario ran");
@@ -488,14 +596,14 @@ struct TargetRun {
 }
 
 /// Where a run's evidence goes, and how transcripts are judged.
-struct Artifacts<'a> {
+struct Artifacts {
     pcap_dir: Option<PathBuf>,
     transcript_dir: Option<PathBuf>,
-    snapshots: Option<&'a Snapshots>,
+    snapshots: Option<std::sync::Arc<Snapshots>>,
     strict_transcript: bool,
 }
 
-impl Artifacts<'_> {
+impl Artifacts {
     /// Writes a run's pcap and transcript, and compares the transcript with its snapshot.
     /// A file that cannot be written makes the scenario an error: its evidence would be lost.
     fn keep(&self, r: &mut RunResult) {
@@ -513,7 +621,7 @@ impl Artifacts<'_> {
                 problems.push(format!("cannot write transcript {}: {e}", path.display()));
             }
         }
-        if let Some(snaps) = self.snapshots {
+        if let Some(snaps) = &self.snapshots {
             match snaps.get(&id) {
                 Some(reference) => {
                     if let Some(d) = diff(reference, &r.transcript) {
@@ -568,4 +676,317 @@ fn client_mode(args: &Args, command: &str, selection: Selection) -> ExitCode {
         html: args.html.clone(),
     };
     ExitCode::from(msrp::client_mode::cli::main(cli))
+}
+
+/// The targets named by --targets, --target and --server-cmd, in that order.
+fn target_specs(args: &Args) -> Result<Vec<TargetSpec>, String> {
+    let mut specs = match &args.targets {
+        Some(path) => parse_targets_file(path).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let paired = !args.target.is_empty() && !args.server_cmd.is_empty();
+    if paired && args.target.len() != args.server_cmd.len() {
+        return Err(format!(
+            "{} --target and {} --server-cmd: give one command per target, or commands alone (each on a free port)",
+            args.target.len(),
+            args.server_cmd.len()
+        ));
+    }
+    for (i, t) in args.target.iter().enumerate() {
+        let addr =
+            resolve(t).ok_or_else(|| format!("--target \"{t}\": not a HOST:PORT that resolves"))?;
+        let source = if paired {
+            let host = t.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            TargetSource::Command(TargetCommand::new(
+                &args.server_cmd[i],
+                Some(host),
+                Some(addr.port()),
+            ))
+        } else {
+            TargetSource::Address(addr)
+        };
+        specs.push(TargetSpec {
+            label: t.clone(),
+            source,
+        });
+    }
+    if !paired {
+        for c in &args.server_cmd {
+            if c.trim().is_empty() {
+                return Err("--server-cmd: the command is empty".into());
+            }
+            specs.push(TargetSpec {
+                label: c.clone(),
+                source: TargetSource::Command(TargetCommand::new(c, None, None)),
+            });
+        }
+    }
+    if args.restart_each
+        && !specs
+            .iter()
+            .any(|s| matches!(s.source, TargetSource::Command(_)))
+    {
+        return Err("--restart-each needs a --server-cmd (or a command in --targets)".into());
+    }
+    Ok(specs)
+}
+
+/// The failures of a target grouped by first departure, largest first, for the human report.
+fn root_cause_lines(summary: &TargetSummary) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    if summary.root_causes.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "root causes (first departure of each scenario that did not pass, largest group first):"
+    );
+    // Groups of one scenario go on one line at the end: the list stays short.
+    let (groups, single): (Vec<_>, Vec<_>) = summary
+        .root_causes
+        .iter()
+        .partition(|c| c.scenarios.len() > 1);
+    for c in groups {
+        let shown: Vec<&str> = c.scenarios.iter().take(4).map(String::as_str).collect();
+        let more = c.scenarios.len().saturating_sub(shown.len());
+        let _ = writeln!(
+            s,
+            "  {:>3}  {}  — {}{}",
+            c.scenarios.len(),
+            c.title(),
+            shown.join(", "),
+            if more > 0 {
+                format!(", +{more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !single.is_empty() {
+        // Named by rule only (the JSON, CSV and HTML reports have each one in full).
+        let mut rules: Vec<(&str, usize)> = Vec::new();
+        for c in &single {
+            match rules.iter_mut().find(|(r, _)| *r == c.rule) {
+                Some((_, n)) => *n += 1,
+                None => rules.push((&c.rule, 1)),
+            }
+        }
+        rules.sort();
+        let list: Vec<String> = rules
+            .iter()
+            .map(|(r, n)| {
+                if *n > 1 {
+                    format!("{r} ×{n}")
+                } else {
+                    r.to_string()
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "  {:>3}  causes of one scenario each: {}",
+            single.len(),
+            list.join(", ")
+        );
+    }
+    s
+}
+
+/// Where one target's human report goes: straight out with one target, into a buffer
+/// printed as a block when the target is done with several (they run at once).
+#[derive(Clone)]
+enum Printer {
+    Direct,
+    Buffered(std::sync::Arc<std::sync::Mutex<Vec<u8>>>),
+}
+
+impl Printer {
+    fn print(&self, text: &[u8]) {
+        match self {
+            Printer::Direct => {
+                let mut out = anstream::stdout();
+                let _ = out.write_all(text);
+            }
+            Printer::Buffered(buf) => {
+                if let Ok(mut b) = buf.lock() {
+                    b.extend_from_slice(text);
+                }
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<u8> {
+        match self {
+            Printer::Direct => Vec::new(),
+            Printer::Buffered(buf) => buf
+                .lock()
+                .map(|mut b| std::mem::take(&mut *b))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Supervised targets (addresses and commands), run at once.
+struct Supervised<'a> {
+    scenarios: &'a [msrp::scenario::Scenario],
+    opts: &'a RunOptions,
+    policy: &'a Policy,
+    human: bool,
+    several: bool,
+    pcap_dir: &'a Option<PathBuf>,
+    transcript_dir: &'a Option<PathBuf>,
+    snapshots: &'a Option<std::sync::Arc<Snapshots>>,
+    strict_transcript: bool,
+}
+
+impl Supervised<'_> {
+    /// With several targets, each keeps its artifacts in its own subfolder.
+    fn subdir(&self, d: &Option<PathBuf>, i: usize) -> Option<PathBuf> {
+        d.as_ref().map(|d| {
+            if self.several {
+                d.join(format!("t{i}"))
+            } else {
+                d.clone()
+            }
+        })
+    }
+
+    fn run(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        specs: &[TargetSpec],
+    ) -> Result<Option<Vec<TargetReport>>, String> {
+        let mut printers = Vec::new();
+        let mut artifacts = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            let (pcap_dir, transcript_dir) = (
+                self.subdir(self.pcap_dir, i),
+                self.subdir(self.transcript_dir, i),
+            );
+            for dir in [&pcap_dir, &transcript_dir].into_iter().flatten() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            artifacts.push(std::sync::Arc::new(Artifacts {
+                pcap_dir,
+                transcript_dir,
+                snapshots: self.snapshots.clone(),
+                strict_transcript: self.strict_transcript,
+            }));
+            let printer = if self.several {
+                Printer::Buffered(Default::default())
+            } else {
+                Printer::Direct
+            };
+            if self.human {
+                let shown = spec.describe();
+                let name = if shown.trim_matches('`') == spec.label || shown == spec.label {
+                    shown
+                } else {
+                    format!("{} ({shown})", spec.label)
+                };
+                printer.print(
+                    format!(
+                        "msrp-check: {} scenarios against {name}\n",
+                        self.scenarios.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+            printers.push(printer);
+        }
+        let human = self.human;
+        let make_sink = |i: usize| {
+            let printer = printers[i].clone();
+            let artifacts = artifacts[i].clone();
+            move |event: Event<'_>| {
+                let mut text = Vec::new();
+                match event {
+                    Event::Note(n) => {
+                        let _ = writeln!(text, "target: {n}");
+                    }
+                    Event::NotRun { reason, count } => {
+                        let _ = writeln!(
+                            text,
+                            "NOT RUN {count} scenarios: {}",
+                            reason.trim_start_matches(NOT_RUN)
+                        );
+                    }
+                    Event::Result(r) => {
+                        if is_not_run(r.outcome.reason.as_deref()) {
+                            return;
+                        }
+                        if r.outcome.verdict != Verdict::Skip {
+                            artifacts.keep(r);
+                        }
+                        // The recordings are in the pcaps now; with thirty targets at once,
+                        // keeping them all would cost gigabytes.
+                        r.records = Vec::new();
+                        let color =
+                            msrp_reference::color::enabled(msrp_reference::color::Stream::Stdout);
+                        let _ = print_outcome_colored(&mut text, &r.outcome, color);
+                    }
+                }
+                if human {
+                    printer.print(&text);
+                }
+            }
+        };
+        let scenarios = std::sync::Arc::new(self.scenarios.to_vec());
+        let run = run_targets(
+            specs,
+            scenarios,
+            self.opts,
+            self.policy,
+            make_sink,
+            |i, report| {
+                if !human {
+                    return;
+                }
+                let summary = TargetSummary::of(report);
+                let mut line = closing_line(&summary.totals);
+                if summary.not_run > 0 {
+                    line.push_str(&format!(", {} not run", summary.not_run));
+                }
+                let mut text = printers[i].take();
+                let _ = writeln!(text, "{line}");
+                let _ = write!(text, "{}", root_cause_lines(&summary));
+                if self.several {
+                    text.push(b'\n');
+                }
+                let mut out = anstream::stdout();
+                let _ = out.write_all(&text);
+            },
+        );
+        // Started servers live in their own process groups, out of reach of the terminal's
+        // Ctrl-C: on an interrupt, dropping the run (and then the runtime) kills them.
+        rt.block_on(async {
+            tokio::select! {
+                reports = run => Ok(Some(reports)),
+                _ = interrupted() => Ok(None),
+            }
+        })
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (never, if neither can be watched).
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            if r.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        _ = term => {}
+    }
 }

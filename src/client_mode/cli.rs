@@ -215,6 +215,7 @@ pub fn main(cli: ClientCli) -> u8 {
     } else {
         let report = JsonReport {
             dialect_notes: Vec::new(),
+            summary: Vec::new(),
             targets: vec![target.as_str()],
             totals,
             outcomes: outcomes

@@ -116,6 +116,56 @@ pub fn write_check_report(
     }
     let _ = writeln!(body, "</table>");
 
+    // Root causes: each target's failures grouped by first departure, largest first.
+    let _ = writeln!(body, "<h2 id=\"root-causes\">Root causes</h2><p class=\"muted\">Scenarios grouped by their first departure (rule and kind of difference): one bug reads as one line.</p>");
+    for (ti, t) in targets.iter().enumerate() {
+        let outcomes: Vec<Outcome> = t.results.iter().map(|r| r.outcome.clone()).collect();
+        let causes = crate::rootcause::root_causes(&outcomes);
+        let not_run = outcomes
+            .iter()
+            .filter(|o| crate::target::run::is_not_run(o.reason.as_deref()))
+            .count();
+        let _ = write!(body, "<h3>{}</h3>", esc(&t.name));
+        if causes.is_empty() && not_run == 0 {
+            let _ = writeln!(body, "<p>None.</p>");
+            continue;
+        }
+        let _ = writeln!(
+            body,
+            "<table><tr><th>scenarios</th><th>root cause</th><th>where</th></tr>"
+        );
+        for c in &causes {
+            let links: Vec<String> = c
+                .scenarios
+                .iter()
+                .map(|sid| format!("<a href=\"{}#t{ti}\">{}</a>", scenario_page(sid), esc(sid)))
+                .collect();
+            let _ = writeln!(
+                body,
+                "<tr><td>{}</td><td><b>{}</b></td><td>{}</td></tr>",
+                c.scenarios.len(),
+                esc(&c.title()),
+                links.join(", ")
+            );
+        }
+        if not_run > 0 {
+            let reason = outcomes
+                .iter()
+                .find_map(|o| {
+                    o.reason
+                        .as_deref()
+                        .filter(|r| crate::target::run::is_not_run(Some(r)))
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                body,
+                "<tr><td>{not_run}</td><td colspan=\"2\">{}</td></tr>",
+                esc(reason)
+            );
+        }
+        let _ = writeln!(body, "</table>");
+    }
+
     // Rules broken, with the scenarios that showed it.
     let mut broken: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
     for (ti, t) in targets.iter().enumerate() {

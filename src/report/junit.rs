@@ -99,6 +99,26 @@ pub fn junit_xml(
             .or_insert_with(|| TestSuite::new(area))
             .add_test_case(case);
     }
+    // Each suite carries its target's root causes as properties, largest group first.
+    for (target, outcomes) in runs {
+        let causes = crate::rootcause::root_causes(outcomes);
+        for (key, suite) in suites.iter_mut() {
+            if several && !key.starts_with(&format!("{target} ")) {
+                continue;
+            }
+            for (n, c) in causes.iter().enumerate() {
+                suite.add_property(quick_junit::Property::new(
+                    format!("root-cause-{}", n + 1),
+                    format!(
+                        "{} ({}): {}",
+                        c.title(),
+                        c.scenarios.len(),
+                        c.scenarios.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     let mut report = Report::new("msrp-check");
     report.add_test_suites(suites.into_values());
     report.to_string()

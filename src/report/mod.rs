@@ -28,4 +28,6 @@ pub struct JsonReport<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dialect_notes: Vec<crate::dialect::DialectNote>,
     pub outcomes: Vec<TargetOutcome<'a>>,
+    /// Per target: counts, how it ended, root causes (failures grouped by first departure).
+    pub summary: Vec<crate::grade::TargetSummary>,
 }
