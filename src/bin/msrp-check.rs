@@ -418,6 +418,10 @@ fn main() -> ExitCode {
                 name: t.name.clone(),
                 results: &t.results,
                 pcap_dir: t.pcap_dir.clone(),
+                dialect_note: dialect_notes
+                    .iter()
+                    .find(|n| n.target == t.name)
+                    .map(|n| n.note.to_string()),
             })
             .collect();
         if let Err(e) = write_check_report(dir, &scenarios, &targets) {
