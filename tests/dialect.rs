@@ -9,6 +9,11 @@ use msrp_reference::Profile;
 
 /// Runs `msrp-check` against a reference server of `profile` started in this process.
 fn check_against(profile: Profile, format: &str) -> String {
+    check_against_with(profile, format, &[])
+}
+
+/// The same, with more arguments for `msrp-check`.
+fn check_against_with(profile: Profile, format: &str, extra: &[&str]) -> String {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let server = rt
         .block_on(ServerHandle::start(
@@ -30,6 +35,7 @@ fn check_against(profile: Profile, format: &str) -> String {
             "--format",
             format,
         ])
+        .args(extra)
         .output()
         .expect("run msrp-check");
     rt.block_on(server.shutdown());
@@ -60,4 +66,31 @@ fn a_strict_target_gets_no_note() {
     let json = check_against(Profile::Strict, "json");
     let report: serde_json::Value = serde_json::from_str(&json).expect("JSON report");
     assert!(report.get("dialect_notes").is_none(), "{json}");
+}
+
+/// The HTML report shows the dialect note of each target that has one, before the verdicts,
+/// and none for a strict target.
+#[test]
+fn the_html_report_shows_the_dialect_note() {
+    let dir = std::env::temp_dir().join(format!("msrp-dialect-html-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (profile, tag) in [(Profile::Legacy, "legacy"), (Profile::Strict, "strict")] {
+        let out = dir.join(tag);
+        let html = out.to_str().expect("utf-8 temp path");
+        check_against_with(profile, "human", &["--html", html]);
+        let index = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+        let note = "note: this target answers in the legacy dialect; run with --profile legacy \
+                    to check the rest";
+        if profile == Profile::Legacy {
+            assert_eq!(index.matches(note).count(), 1, "{index}");
+            assert_eq!(index.matches("class=\"box dialect-note\"").count(), 1);
+            // Shown before the verdicts, with the target it is about.
+            let at = index.find(note).expect("note");
+            assert!(at < index.find("Rules broken").expect("rules section"));
+            assert!(index[..at].contains("127.0.0.1:"), "{index}");
+        } else {
+            assert!(!index.contains("legacy dialect"), "{index}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,6 +3,9 @@
 --
 -- Install: copy to ~/.local/lib/wireshark/plugins/ (or run tshark -X lua_script:msrp.lua).
 -- Port: Edit > Preferences > Protocols > MSRPFT, or `-o msrpft.port:9000` (default 8080).
+-- Profile: `-o msrpft.profile:legacy` decodes the legacy dialect (SPEC.md §8) instead of the
+-- strict profile; each TCP segment is then read as one write (see "Legacy profile" below),
+-- and streams are selected by the port preference (the heuristic stays strict-only).
 -- Any other port: streams are also recognised by content (a heuristic dissector on TCP, see
 -- the end of this file), so a capture from random ports decodes with no setup.
 --
@@ -38,6 +41,17 @@ local e_malformed = ProtoExpert.new("msrp.malformed", "Not a valid MSRP frame",
 msrp.experts = { e_malformed }
 
 msrp.prefs.port = Pref.uint("TCP port", 8080, "TCP port of the MSRP server")
+
+-- Which dialect the streams speak (SPEC.md §8): `-o msrpft.profile:legacy` decodes the
+-- circulating dialect (LEG-1…LEG-13) instead of the strict profile.
+local PROFILE_STRICT, PROFILE_LEGACY = 0, 1
+msrp.prefs.profile = Pref.enum("Profile", PROFILE_STRICT,
+    "Dialect of the streams: strict (SPEC.md) or legacy (SPEC.md §8; each TCP segment is read as one write)",
+    { { 1, "strict", PROFILE_STRICT }, { 2, "legacy", PROFILE_LEGACY } }, false)
+
+local function legacy_profile()
+    return msrp.prefs.profile == PROFILE_LEGACY
+end
 
 -- Per direction of each TCP conversation: { login_done, body_left, broken }.
 local streams = {}
@@ -85,7 +99,8 @@ local function to_server_of(pinfo)
 end
 
 local function copy(s)
-    return { login_done = s.login_done, body_left = s.body_left, broken = s.broken }
+    return { login_done = s.login_done, body_left = s.body_left, broken = s.broken,
+             block_left = s.block_left, block_body = s.block_body }
 end
 
 -- Offset just past the 0x00 ending the string at `at`, or nil if it has not arrived.
@@ -219,6 +234,332 @@ local function frame(tvb, raw, off, to_server, st, tree, info)
     return p
 end
 
+-- Legacy profile (SPEC.md §8, legacy-profile.md, LEG-1…LEG-13) --------------------------
+-- The dialect has no framing of its own: a sender writes one frame per write and a receiver
+-- takes one read for one frame (LEG-2, LEG-12). A dissector sees segments, not writes or
+-- reads, so under this profile it reads **one TCP segment as one unit**. That holds for the
+-- pcaps msrp-check writes (each write it made, and each read it took, is its own segment)
+-- and for most live loopback captures of paced conversations; a capture where the stack
+-- merged two writes into one segment shows them as one unit, as the receiver would have read
+-- them. Inside a unit a new frame starts at a 0x00 followed by an opcode byte 1..5 (no field
+-- of the dialect contains 0x00), as the project's codec splits coalesced frames (LEG-3).
+-- What spans segments is tracked: a relayed FILE's 2048-byte block (LEG-8) and every
+-- relayed body (LEG-5), like the strict path's bodies.
+
+local LEG_BLOCK = 2048
+local LIST_HEAD = "Lista de clientes:"
+
+-- Offset (0-based) where the frame starting at `off` ends: the next 0x00 followed by an
+-- opcode byte 1..5 at or after `from`, else the end of the segment.
+local function leg_unit_end(raw, off, from)
+    local s = string.find(raw, "\0[\1-\5]", from + 1)
+    if s ~= nil and s - 1 > off then return s - 1 end
+    return #raw
+end
+
+-- The end (exclusive) of a field without the one trailing 0x00 or '\n' LEG-2 tolerates.
+local function strip_trailer(raw, from, to)
+    if to > from then
+        local last = string.byte(raw, to)
+        if last == 0 or last == 10 then return to - 1 end
+    end
+    return to
+end
+
+-- The end (exclusive) of a bare text: up to its first 0x00, without one trailing '\n'.
+local function text_end(raw, from, to)
+    local nul = string.find(raw, "\0", from + 1, true)
+    if nul ~= nil and nul - 1 < to then to = nul - 1 end
+    if to > from and string.byte(raw, to) == 10 then to = to - 1 end
+    return to
+end
+
+-- A decimal ASCII number that fits `max_digits` digits and is at most `max` (a string of
+-- the same length compares as the number does): returns the digits, or nil.
+local function decimal(s, max)
+    if #s == 0 or string.find(s, "%D") then return nil end
+    local digits = string.gsub(s, "^0+(%d)", "%1")
+    if #digits > #max or (#digits == #max and digits > max) then return nil end
+    return digits
+end
+
+local function uint64_of(digits)
+    local v = UInt64.new(0)
+    for i = 1, #digits do
+        v = v * 10 + (string.byte(digits, i) - 48)
+    end
+    return v
+end
+
+-- The fields of a FILE header in [from, to): `TO FILENAME SIZE` (relay) or
+-- `TO FILENAME SIZE PORT IP` (P2P) (LEG-5). Returns a table of { from, to } per field and
+-- the parsed values, or nil and why.
+local function leg_file_fields(raw, from, to)
+    local fields = {}
+    local at = from
+    while true do
+        local sp = string.find(raw, " ", at + 1, true)
+        if sp == nil or sp - 1 >= to then
+            table.insert(fields, { at, to })
+            break
+        end
+        table.insert(fields, { at, sp - 1 })
+        at = sp
+    end
+    if #fields ~= 3 and #fields ~= 5 then
+        return nil, string.format("FILE header has %d field(s), not TO FILENAME SIZE [PORT IP] (LEG-5)", #fields)
+    end
+    local function text(i) return string.sub(raw, fields[i][1] + 1, fields[i][2]) end
+    local name_len = fields[1][2] - fields[1][1]
+    if name_len < 1 or name_len > 4 then return nil, "name of " .. name_len .. " bytes (LEG-5)" end
+    local filename = text(2)
+    if #filename > 255 then return nil, "filename longer than 255 bytes (FILE-6)" end
+    if not valid_filename(filename) then return nil, "invalid filename (FILE-6)" end
+    local size = decimal(text(3), "18446744073709551615")
+    if size == nil then return nil, "size is not a decimal number (LEG-5)" end
+    local v = { fields = fields, size = size, port = 0 }
+    if #fields == 5 then
+        local port = decimal(text(4), "4294967295")
+        if port == nil then return nil, "port is not a decimal number (LEG-5)" end
+        v.port = tonumber(port)
+        if v.port > 65535 then return nil, "port above 65535 (FILE-4)" end
+        if fields[5][2] - fields[5][1] > 45 then return nil, "ip longer than 45 bytes (FILE-1)" end
+    end
+    return v
+end
+
+-- Adds a FILE header's items; returns the size as a Lua number and a summary.
+local function leg_file_items(t, tvb, v, off)
+    local fl = v.fields
+    t:add(f.frame, "FILE")
+    t:add(f.opcode, tvb(off, 2))
+    t:add(f.name, tvb(fl[1][1], fl[1][2] - fl[1][1]))
+    add_string(t, f.filename, tvb, fl[2][1], fl[2][2])
+    t:add(f.size, tvb(fl[3][1], fl[3][2] - fl[3][1]), uint64_of(v.size))
+    if #fl == 5 then
+        t:add(f.port, tvb(fl[4][1], fl[4][2] - fl[4][1]), v.port)
+        if v.port ~= 0 then add_string(t, f.ip, tvb, fl[5][1], fl[5][2]) end
+    end
+    t:add(f.mode, v.port == 0 and "relay" or "p2p")
+    return tonumber(v.size), "FILE " .. tvb(fl[1][1], fl[1][2] - fl[1][1]):string() .. " " .. v.size .. " bytes"
+end
+
+-- One client → server frame of the dialect at `off`; returns the offset after it.
+local function leg_client_frame(tvb, raw, off, st, tree, info)
+    local len = #raw
+    local e = leg_unit_end(raw, off, off + 2)
+    if e - off > LEG_BLOCK then
+        malformed(tree, tvb, off, "a write of more than 2048 bytes (LEG-2)")
+        return e
+    end
+    local fe = strip_trailer(raw, off, e)
+    if fe - off < 2 then
+        malformed(tree, tvb, off, "a write with no 2-byte opcode (LEG-13)")
+        return e
+    end
+    local op = tvb(off, 2):uint()
+    local p = off + 2
+    local name = OPS[op]
+    if name == nil then
+        malformed(tree, tvb, off, string.format("opcode %d is not 1..5 (LEG-13)", op))
+        return e
+    end
+    local summary = name
+    local t
+    if op == 1 then
+        local sp = string.find(raw, " ", p + 1, true)
+        if sp == nil or sp - 1 >= fe then
+            malformed(tree, tvb, off, "MSG without TO, one space, TEXT (LEG-4)")
+            return e
+        end
+        local nlen = sp - 1 - p
+        if nlen < 1 or nlen > 4 then
+            malformed(tree, tvb, off, "MSG name of " .. nlen .. " bytes (LEG-4)")
+            return e
+        end
+        t = tree:add(msrp, tvb(off, e - off), "MSRP MSG (legacy)")
+        t:add(f.frame, name)
+        t:add(f.opcode, tvb(off, 2))
+        t:add(f.name, tvb(p, nlen))
+        add_string(t, f.text, tvb, sp, fe)
+        summary = summary .. " " .. tvb(p, nlen):string()
+    elseif op == 2 then
+        local v, why = leg_file_fields(raw, p, fe)
+        if v == nil then
+            malformed(tree, tvb, off, why)
+            return e
+        end
+        t = tree:add(msrp, tvb(off, e - off), "MSRP FILE (legacy)")
+        local size
+        size, summary = leg_file_items(t, tvb, v, off)
+        if v.port == 0 then st.body_left = size end
+    elseif op == 3 then
+        if fe > p then
+            malformed(tree, tvb, off, "LIST is the opcode alone (LEG-6)")
+            return e
+        end
+        t = tree:add(msrp, tvb(off, e - off), "MSRP LIST (legacy)")
+        t:add(f.frame, name)
+        t:add(f.opcode, tvb(off, 2))
+    elseif op == 4 then
+        if fe - p > 255 then
+            malformed(tree, tvb, off, "ACK filename longer than 255 bytes")
+            return e
+        end
+        t = tree:add(msrp, tvb(off, e - off), "MSRP ACK (legacy)")
+        t:add(f.frame, name)
+        t:add(f.opcode, tvb(off, 2))
+        add_string(t, f.filename, tvb, p, fe)
+    else
+        -- The dialect has no client ERROR (LEG-6); shown as what it is.
+        t = tree:add(msrp, tvb(off, e - off), "MSRP ERROR (legacy, not part of the dialect)")
+        t:add(f.frame, name)
+        t:add(f.opcode, tvb(off, 2))
+        add_string(t, f.text, tvb, p, fe)
+    end
+    table.insert(info, summary)
+    return e
+end
+
+-- A server → client FILE at `off` (LEG-8): P2P is the whole write; relay is a 2048-byte
+-- block counted from the opcode whose header ends at its first 0x00, then SIZE body bytes.
+local function leg_server_file(tvb, raw, off, st, tree, info)
+    local len = #raw
+    local window_end = math.min(len, off + LEG_BLOCK)
+    local nul = string.find(raw, "\0", off + 3, true)
+    local header_end
+    if nul ~= nil and nul - 1 < window_end then
+        header_end = nul - 1
+    elseif len - off >= LEG_BLOCK then
+        malformed(tree, tvb, off, "a FILE header with no 0x00 inside its 2048-byte block (LEG-8)")
+        return off + LEG_BLOCK
+    else
+        header_end = len
+    end
+    local write_end = header_end
+    if header_end < len then write_end = leg_unit_end(raw, off, header_end) end
+    local v, why = leg_file_fields(raw, off + 2, strip_trailer(raw, off + 2, header_end))
+    if v == nil then
+        malformed(tree, tvb, off, why)
+        return write_end
+    end
+    if v.port ~= 0 then
+        local t = tree:add(msrp, tvb(off, write_end - off), "MSRP FILE (legacy, P2P offer)")
+        local size, summary = leg_file_items(t, tvb, v, off)
+        p2p_offers[v.port] = size
+        table.insert(info, summary)
+        return write_end
+    end
+    if header_end == len then
+        malformed(tree, tvb, off, "a relay FILE header not padded to its 2048-byte block (LEG-8)")
+        return len
+    end
+    local block = math.min(LEG_BLOCK, len - off)
+    local t = tree:add(msrp, tvb(off, block), "MSRP FILE (legacy, relay block)")
+    local size, summary = leg_file_items(t, tvb, v, off)
+    table.insert(info, summary)
+    if block < LEG_BLOCK then
+        -- The rest of the block comes in later segments; the body follows it.
+        st.block_left = LEG_BLOCK - block
+        st.block_body = size
+    else
+        st.body_left = size
+    end
+    return off + block
+end
+
+-- One server → client frame of the dialect at `off`; returns the offset after it.
+local function leg_server_frame(tvb, raw, off, st, tree, info)
+    local len = #raw
+    local b0, b1 = string.byte(raw, off + 1, off + 2)
+    if b0 == 0 and b1 == 2 then return leg_server_file(tvb, raw, off, st, tree, info) end
+    local e = leg_unit_end(raw, off, off + 2)
+    local t
+    if b0 == 0 and b1 ~= nil then
+        local op = tvb(off, 2):uint()
+        if op == 4 then
+            t = tree:add(msrp, tvb(off, e - off), "MSRP ACK (legacy)")
+            t:add(f.frame, "ACK")
+            t:add(f.opcode, tvb(off, 2))
+            add_string(t, f.filename, tvb, off + 2, strip_trailer(raw, off + 2, e))
+            table.insert(info, "ACK")
+        elseif op == 5 then
+            t = tree:add(msrp, tvb(off, e - off), "MSRP ERROR (legacy, opcode 5)")
+            t:add(f.frame, "ERROR")
+            t:add(f.opcode, tvb(off, 2))
+            add_string(t, f.text, tvb, off + 2, text_end(raw, off + 2, e))
+            table.insert(info, "ERROR")
+        else
+            malformed(tree, tvb, off, string.format(
+                "a server frame with opcode %d; the dialect forwards messages and LIST replies as bare text (LEG-7, LEG-9, LEG-13)", op))
+        end
+        return e
+    end
+    if b0 == string.byte("[") then
+        local te = text_end(raw, off, e)
+        local close = string.find(raw, "]: ", off + 2, true)
+        if close == nil or close + 2 > te then
+            malformed(tree, tvb, off, "starts with '[' but is not \"[FROM]: TEXT\" (LEG-7)")
+            return e
+        end
+        local nlen = close - 1 - (off + 1)
+        if nlen < 1 or nlen > 4 then
+            malformed(tree, tvb, off, "sender name of " .. nlen .. " bytes (LEG-7)")
+            return e
+        end
+        t = tree:add(msrp, tvb(off, e - off), "MSRP MSG (legacy, forwarded)")
+        t:add(f.frame, "MSG")
+        t:add(f.name, tvb(off + 1, nlen))
+        add_string(t, f.text, tvb, close + 2, te)
+        table.insert(info, "MSG " .. tvb(off + 1, nlen):string())
+        return e
+    end
+    if string.sub(raw, off + 1, off + #LIST_HEAD) == LIST_HEAD then
+        t = tree:add(msrp, tvb(off, e - off), "MSRP LIST reply (legacy)")
+        t:add(f.frame, "LIST")
+        local nul = string.find(raw, "\0", off + 1, true)
+        local te = (nul ~= nil and nul - 1 < e) and nul - 1 or e
+        add_string(t, f.text, tvb, off, te)
+        table.insert(info, "LIST")
+        return e
+    end
+    -- Any other bare text is an error (LEG-10): the dialect has no reason tokens.
+    t = tree:add(msrp, tvb(off, e - off), "MSRP ERROR (legacy, bare text)")
+    t:add(f.frame, "ERROR")
+    add_string(t, f.text, tvb, off, text_end(raw, off, e))
+    table.insert(info, "ERROR")
+    return e
+end
+
+-- The next legacy item at `off` (not a body: the caller shows those); returns the offset
+-- after it, always past `off`.
+local function legacy_item(tvb, raw, off, to_server, st, tree, info)
+    local len = #raw
+    if st.block_left ~= nil and st.block_left > 0 then
+        local n = math.min(st.block_left, len - off)
+        tree:add(msrp, tvb(off, n), "MSRP relay block padding (LEG-8)")
+        st.block_left = st.block_left - n
+        if st.block_left == 0 then st.body_left = st.block_body or 0 end
+        return off + n
+    end
+    if to_server and not st.login_done then
+        -- LEG-1: the first write is the name alone, 1 to 4 bytes.
+        local e = leg_unit_end(raw, off, off)
+        st.login_done = true
+        if e - off < 1 or e - off > 4 then
+            malformed(tree, tvb, off, "the name write has " .. (e - off) .. " bytes; a name has 1 to 4 (LEG-1)")
+            return e
+        end
+        local t = tree:add(msrp, tvb(off, e - off), "MSRP LOGIN (legacy)")
+        t:add(f.frame, "LOGIN")
+        t:add(f.login, tvb(off, e - off))
+        table.insert(info, "LOGIN " .. tvb(off, e - off):string())
+        return e
+    end
+    if to_server then return leg_client_frame(tvb, raw, off, st, tree, info) end
+    return leg_server_frame(tvb, raw, off, st, tree, info)
+end
+
 local function dissect(tvb, pinfo, tree)
     local len = tvb:len()
     if len == 0 then return 0 end
@@ -240,6 +581,7 @@ local function dissect(tvb, pinfo, tree)
     local info = {}
     local raw = tvb:raw(0, len)
     local off = 0
+    local legacy = legacy_profile()
     while off < len do
         if st.broken then
             tree:add(msrp, tvb(off), "MSRP (stream not decodable after an invalid frame)")
@@ -255,6 +597,8 @@ local function dissect(tvb, pinfo, tree)
             t:add(f.body_left, UInt64.new(st.body_left))
             table.insert(info, "body " .. n .. " bytes")
             off = off + n
+        elseif legacy then
+            off = legacy_item(tvb, raw, off, to_server, st, tree, info)
         elseif to_server and not st.login_done then
             if len - off < 4 then
                 pinfo.desegment_offset = off
@@ -350,6 +694,9 @@ local function heuristic(tvb, pinfo, tree)
         msrp_p2p.dissector(tvb, pinfo, tree)
         return true
     end
+    -- The legacy dialect's bare texts give no reliable signature: under that profile only
+    -- the port preference (and P2P offers, above) select streams.
+    if legacy_profile() then return false end
     heur[id] = { port = pinfo.dst_port, state = "candidate" }
     pinfo.conversation = msrp
     dissect(tvb, pinfo, tree)

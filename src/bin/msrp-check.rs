@@ -361,19 +361,6 @@ fn main() -> ExitCode {
                 scenarios.len()
             );
         }
-        if let (Profile::Strict, Target::Remote { addr, .. }) = (args.profile, target) {
-            if rt.block_on(msrp::dialect::probe_legacy(*addr, b"~dlc", opts.timeout)) {
-                // Said once, at the top, and the run goes on (clarifications: not mute).
-                if human {
-                    let _ = writeln!(out, "note: {}", msrp::dialect::LEGACY_NOTE);
-                }
-                dialect_notes.push(msrp::dialect::DialectNote {
-                    target: name.clone(),
-                    dialect: "legacy",
-                    note: msrp::dialect::LEGACY_NOTE,
-                });
-            }
-        }
         let artifacts = Artifacts {
             pcap_dir: pcap_dir.clone(),
             transcript_dir,
@@ -434,6 +421,15 @@ fn main() -> ExitCode {
         };
         nothing_started = reports.iter().all(|r| r.start_failed);
         for (i, report) in reports.into_iter().enumerate() {
+            // Said once at the top by the preflight (clarifications: a legacy target is not
+            // mute); kept for the JSON and HTML reports.
+            if report.notes.iter().any(|n| n == msrp::dialect::LEGACY_NOTE) {
+                dialect_notes.push(msrp::dialect::DialectNote {
+                    target: report.label.clone(),
+                    dialect: "legacy",
+                    note: msrp::dialect::LEGACY_NOTE,
+                });
+            }
             summaries.push(TargetSummary::of(&report));
             runs.push(TargetRun {
                 name: report.label,
@@ -489,6 +485,10 @@ fn main() -> ExitCode {
                 name: t.name.clone(),
                 results: &t.results,
                 pcap_dir: t.pcap_dir.clone(),
+                dialect_note: dialect_notes
+                    .iter()
+                    .find(|n| n.target == t.name)
+                    .map(|n| n.note.to_string()),
             })
             .collect();
         if let Err(e) = write_check_report(dir, &scenarios, &targets) {
@@ -904,6 +904,9 @@ impl Supervised<'_> {
             move |event: Event<'_>| {
                 let mut text = Vec::new();
                 match event {
+                    Event::Note(n) if n == msrp::dialect::LEGACY_NOTE => {
+                        let _ = writeln!(text, "note: {n}");
+                    }
                     Event::Note(n) => {
                         let _ = writeln!(text, "target: {n}");
                     }

@@ -184,6 +184,8 @@ pub fn main(cli: ClientCli) -> u8 {
             name: target.clone(),
             results: &results,
             pcap_dir: cli.pcap_dir.clone(),
+            // Client mode does not probe a client's dialect.
+            dialect_note: None,
         }];
         if let Err(e) = write_check_report(dir, &shadows, &targets) {
             eprintln!(

@@ -18,6 +18,9 @@ pub struct TargetResults<'a> {
     pub results: &'a [RunResult],
     /// Where this target's pcaps were written, if they were.
     pub pcap_dir: Option<PathBuf>,
+    /// What the run noticed about the target's dialect (a strict run against a target that
+    /// answers in the legacy dialect, `crate::dialect`), shown at the top of the report.
+    pub dialect_note: Option<String>,
 }
 
 /// Escapes text for HTML.
@@ -115,6 +118,19 @@ pub fn write_check_report(
         );
     }
     let _ = writeln!(body, "</table>");
+
+    // Dialect notes come before any verdict: a target in another dialect fails most strict
+    // scenarios, and the note says why and which option checks the rest.
+    for t in targets {
+        if let Some(note) = &t.dialect_note {
+            let _ = writeln!(
+                body,
+                "<p class=\"box dialect-note\"><b>{}</b>: note: {}</p>",
+                esc(&t.name),
+                esc(note)
+            );
+        }
+    }
 
     // Root causes: each target's failures grouped by first departure, largest first.
     let _ = writeln!(body, "<h2 id=\"root-causes\">Root causes</h2><p class=\"muted\">Scenarios grouped by their first departure (rule and kind of difference): one bug reads as one line.</p>");

@@ -109,7 +109,7 @@ tokio::task_local! {
     pub static LEGACY_RUN: bool;
 }
 
-fn legacy_run() -> bool {
+pub(super) fn legacy_run() -> bool {
     LEGACY_RUN.try_with(|v| *v).unwrap_or(false)
 }
 

@@ -7,9 +7,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use msrp_reference::decode::{Decoded, Limits};
 use msrp_reference::frame::{FileHeader, Frame};
-use msrp_reference::profile::legacy::encode_client;
+use msrp_reference::profile::legacy::{encode_client, LegacyDecoder, LIST_HEADER};
 
+use super::conn::{server_bytes, Seen};
 use super::send::text_bytes;
 use super::ScenarioRun;
 use crate::scenario::{ClientOr, Scenario, Step};
@@ -136,4 +138,42 @@ pub(super) fn grade_not_applicable(
         outcome.verdict = Verdict::Skip;
         outcome.reason = Some(format!("step {} (line {line}): {reason}", index + 1));
     }
+}
+
+/// The rule a merged read is blamed on: server frames are one write each (LEG-12, a MUST).
+pub(super) const MERGED_RULE: &str = "LEG-12";
+
+/// Whether `seen`, one unit the target sent, holds two frames of the dialect: a forwarded
+/// message (`[FROM]: `) or a LIST reply starts inside it, and the bytes on either side of
+/// that point are each a whole frame. The dialect's bare texts have no end marker, so a
+/// receiver that reads them together takes them as one frame: the target did not write them
+/// apart (LEG-12), which the reference server does. A text that itself contains `[NAME]: `
+/// would also be seen as two frames; only a step that already failed is judged this way.
+pub(super) fn merged_unit(seen: &Seen) -> bool {
+    let Seen::Frame(frame) = seen else {
+        return false;
+    };
+    let bytes = server_bytes(frame, true);
+    (1..bytes.len()).any(|at| {
+        frame_starts_at(&bytes[at..]) && one_frame(&bytes[..at]) && one_frame(&bytes[at..])
+    })
+}
+
+/// Whether `tail` begins like a bare server frame: `[` with a 1 to 4 byte name and `]: `
+/// (LEG-7), or the LIST header (LEG-9).
+fn frame_starts_at(tail: &[u8]) -> bool {
+    if tail.starts_with(LIST_HEADER) {
+        return true;
+    }
+    tail.first() == Some(&b'[')
+        && (2..=5).any(|close| {
+            tail.get(close) == Some(&b']') && tail.get(close + 1..close + 3) == Some(&b": "[..])
+        })
+}
+
+/// Whether `unit`, read alone, is exactly one valid server frame of the dialect.
+fn one_frame(unit: &[u8]) -> bool {
+    let mut d = LegacyDecoder::server_to_client(Limits::default());
+    let mut buf = bytes::BytesMut::from(unit);
+    matches!(d.decode(&mut buf, true), Ok(Some(Decoded::Frame(_)))) && buf.is_empty()
 }

@@ -65,6 +65,19 @@ pub enum StepError {
 
 impl StepError {
     fn mismatch(expected: impl Into<String>, seen: &conn::Seen) -> StepError {
+        // In the legacy profile, two frames the target let arrive as one read are its LEG-12
+        // fault, whatever the step checked: the receiver cannot take them apart.
+        if conn::legacy_run() && legacy::merged_unit(seen) {
+            return StepError::Mismatch {
+                rule: Some(legacy::MERGED_RULE.into()),
+                expected: expected.into(),
+                actual: format!(
+                    "{} (frames merged in one read: the target did not write them apart)",
+                    seen.describe()
+                ),
+                hex: seen.hex(),
+            };
+        }
         StepError::Mismatch {
             rule: None,
             expected: expected.into(),
@@ -75,6 +88,10 @@ impl StepError {
 
     fn blame(self, rule: &str) -> StepError {
         match self {
+            // A merged read stays LEG-12's: it is why the frame looks wrong (see `mismatch`).
+            StepError::Mismatch {
+                rule: Some(ref r), ..
+            } if r == legacy::MERGED_RULE => self,
             StepError::Mismatch {
                 expected,
                 actual,

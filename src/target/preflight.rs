@@ -76,9 +76,7 @@ impl Preflight {
 
     /// The note for a target that answers in the legacy dialect.
     pub fn dialect_note(&self) -> Option<&'static str> {
-        (self.answer == Answer::Legacy).then_some(
-            "this target answers in the legacy dialect; run with --profile legacy to check the rest",
-        )
+        (self.answer == Answer::Legacy).then_some(crate::dialect::LEGACY_NOTE)
     }
 }
 

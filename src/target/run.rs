@@ -5,6 +5,7 @@
 //! gets its own verdict; without a command, the scenarios that can no longer run are one
 //! "not run" line instead of dozens of refused connections.
 
+use msrp_reference::Profile;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -276,7 +277,11 @@ pub async fn run_target(
         }
         if answers.is_none() {
             let first = preflight(addr, answer_wait(opts)).await;
-            if let Some(n) = first.dialect_note() {
+            // Under --profile legacy the legacy shape is what is expected, not news.
+            if let Some(n) = first
+                .dialect_note()
+                .filter(|_| opts.profile == Profile::Strict)
+            {
                 note(&mut report, &mut sink, n.to_string());
             }
             answers = Some(first.answers());
