@@ -239,7 +239,11 @@ fn the_fixtures_sigpipe_death_is_a_failure_and_the_target_stops_accepting() {
         "scenarios/msg/basic.yaml",
     ]);
     assert_eq!(code, Some(1), "{report}");
-    assert_eq!(verdict(&report, "file-recipient-closes"), "FAIL", "{report}");
+    assert_eq!(
+        verdict(&report, "file-recipient-closes"),
+        "FAIL",
+        "{report}"
+    );
     assert!(report.contains("rule ERR-4 (Must)"), "{report}");
     assert!(report.contains("killed by SIGPIPE"), "{report}");
     assert_eq!(verdict(&report, "msg-basic"), "PASS", "{report}");
