@@ -189,6 +189,8 @@ pub const DECISIONS: &[Decision] = &[
     d("DEC-17", "FILE-8", "A recipient that half-closes (FIN) has disconnected: a relay to it is aborted at once."),
     d("DEC-18", "FILE-1, FILE-4", "Every malformed error closes the connection, ip over 45 bytes and port over 65 535 included."),
     d("DEC-19", "ROB-1", "A client that stops reading is disconnected at its queue budget; nobody is told."),
+    d("DEC-20", "ROB-3, ERR-1", "One memory budget bounds all connections' buffers; past it the largest holders are closed, without an ERROR."),
+    d("DEC-21", "ROB-3, ROB-1", "A connection silent inside a frame or relayed body past the frame-progress timeout is closed, without an ERROR."),
 ];
 
 /// Looks a decision up by ID.
