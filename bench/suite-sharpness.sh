@@ -40,7 +40,7 @@ trap 'rm -rf "$judge_dir"' EXIT
 
 start=$(date +%s)
 MSRP_CHECK_BIN="$judge_dir/msrp-check" cargo mutants "${args[@]}" \
-  --shard "$shard" --baseline skip --timeout 180 --build-timeout 900 \
+  --shard "$shard" --baseline skip --timeout 60 --build-timeout 900 \
   --output "$out.tmp" \
   -- --test suite_sharpness -- --ignored || true   # exit 2 = some missed: recorded below
 rm -rf "$out"; mkdir -p "$out"
