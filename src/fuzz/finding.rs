@@ -113,7 +113,10 @@ pub fn scenario_yaml(
                 );
             }
             Action::Pause { ms } => {
-                let _ = writeln!(y, "  - sleep: {:.3}", f64::from(*ms) / 1000.0);
+                // At least 50 ms: a replay on a busy machine must still see the target notice
+                // what came before (a longer pause only makes the order surer).
+                let ms = (*ms).max(50);
+                let _ = writeln!(y, "  - sleep: {:.3}", f64::from(ms) / 1000.0);
             }
             Action::Close { conn, abrupt } => {
                 open.retain(|c| c != conn);

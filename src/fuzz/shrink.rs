@@ -88,7 +88,9 @@ pub(crate) async fn shrink(
                 progress = true;
             }
         }
-        // 2. Runs of actions (connects stay: removing one is step 1's job).
+        // 2. Runs of actions. Connects stay (removing one is step 1's job), and so do pauses:
+        // they order what the target notices (a close before the next write), and a
+        // reproduction that races is worth less than one that is a few pauses longer.
         let mut chunk = best.actions.len() / 2;
         while chunk >= 1 && !s.out_of_runs() {
             let mut start = 0;
@@ -99,7 +101,8 @@ pub(crate) async fn shrink(
                     .iter()
                     .enumerate()
                     .filter(|(i, a)| {
-                        !(start..end).contains(i) || matches!(a, Action::Connect { .. })
+                        !(start..end).contains(i)
+                            || matches!(a, Action::Connect { .. } | Action::Pause { .. })
                     })
                     .map(|(_, a)| a.clone())
                     .collect();
