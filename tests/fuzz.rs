@@ -45,12 +45,15 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Every connection's bytes, in accept order.
+type Recordings = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
+
 /// A server that records every connection's bytes (in accept order) and answers each read
 /// with a LIST reply, so the fuzzer's liveness probe is satisfied.
-fn recorder() -> (u16, Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>) {
+fn recorder() -> (u16, Recordings) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
-    let conns: Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>> = Arc::default();
+    let conns: Recordings = Arc::default();
     let all = conns.clone();
     std::thread::spawn(move || {
         for s in l.incoming() {
@@ -73,7 +76,7 @@ fn recorder() -> (u16, Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>) {
     (port, conns)
 }
 
-fn recorded(conns: &Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>) -> Vec<Vec<u8>> {
+fn recorded(conns: &Recordings) -> Vec<Vec<u8>> {
     // Give the recording threads a moment to take the last bytes (no verdict rests on time:
     // a short count just fails the comparison with a clear diff).
     std::thread::sleep(Duration::from_millis(300));
