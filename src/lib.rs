@@ -11,6 +11,7 @@
 pub mod check;
 pub mod client_mode;
 pub mod dialect;
+pub mod fuzz;
 pub mod grade;
 pub mod pcap;
 pub mod record;

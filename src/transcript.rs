@@ -346,6 +346,7 @@ fn step_summary(step: &Step) -> String {
             if d.abrupt { " (abrupt)" } else { "" }
         ),
         Step::Sleep(s) => format!("sleep {s}"),
+        Step::ExpectAlive(_) => "expect_alive (a fresh connection's LIST is answered)".into(),
     }
 }
 

@@ -97,3 +97,18 @@ fn decisions_are_cited_only_where_they_leave_a_choice() {
         assert!(message.contains(needle), "{needle:?} not in {message}");
     }
 }
+
+#[test]
+fn expect_alive_loads_and_refuses_unknown_keys_and_bad_seconds() {
+    let ok = format!("{HEAD}clients:\n  a: aaaa\nsteps:\n  - connect: a\n  - expect_alive: {{}}\n  - expect_alive: {{ timeout: 3 }}\n");
+    let sc = parse(Path::new("case.yaml"), &ok).expect("expect_alive loads");
+    assert!(matches!(
+        sc.file.steps[1],
+        msrp::scenario::Step::ExpectAlive(_)
+    ));
+    let (line, message) = load_error(&ok.replace("timeout: 3", "wait: 3"));
+    assert!(line.is_some(), "{message}");
+    assert!(message.contains("wait"), "{message}");
+    let (line, message) = load_error(&ok.replace("timeout: 3", "timeout: -1"));
+    assert_eq!(line, Some(9), "{message}");
+}

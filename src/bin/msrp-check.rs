@@ -147,6 +147,207 @@ struct Args {
 enum Command {
     /// Print the JSON Schema of scenario files (for editor completion).
     Schema,
+    /// Fuzz a live server: generated cases (frame-aware and byte mutations), judged by
+    /// whether the target dies, stops accepting, stops answering a LIST or grows past
+    /// --max-rss; each finding is shrunk and written as a scenario plain msrp-check replays.
+    /// Exit status: 0 nothing found, 1 findings (or the target could not be started), 2 usage.
+    Fuzz(FuzzArgs),
+}
+
+/// `msrp-check fuzz`.
+#[derive(clap::Args, Debug)]
+struct FuzzArgs {
+    /// Server under test, HOST:PORT (a finding ends the run: it cannot be restarted).
+    #[arg(long, conflicts_with = "server_cmd")]
+    target: Option<String>,
+    /// Start the server with this command (`{port}` a free port), restart it after every
+    /// finding, shrink findings on fresh processes.
+    #[arg(long, value_name = "COMMAND")]
+    server_cmd: Option<String>,
+    /// The dialect the cases are written in.
+    #[arg(long, value_enum, default_value_t = Profile::Strict)]
+    profile: Profile,
+    /// Every case derives from the seed and its index.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop after this many cases (default: 1000 unless --duration is given).
+    #[arg(long)]
+    cases: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Run only case N of the seed (a replay of one case).
+    #[arg(long, value_name = "N", conflicts_with_all = ["cases", "duration"])]
+    case: Option<u64>,
+    /// A target process (--server-cmd) resident over this many MiB is a finding (ROB-3).
+    #[arg(long, value_name = "MIB")]
+    max_rss: Option<f64>,
+    /// Where reproductions (YAML, pcap, transcript) are written.
+    #[arg(long, value_name = "DIR", default_value = "findings")]
+    findings: PathBuf,
+    /// Seconds every connect, write and the LIST probe's answer may take.
+    #[arg(long, default_value_t = 2.0)]
+    timeout: f64,
+    /// Runs of a failing case the shrinker may spend (0: no shrinking).
+    #[arg(long, default_value_t = 60)]
+    shrink_budget: usize,
+    /// Seconds a started server may take to listen.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    start_timeout: f64,
+    /// Print each case's writes (connection, hex) instead of running anything.
+    #[arg(long)]
+    dump: bool,
+}
+
+/// `msrp-check fuzz`: checks the flags, runs, prints the findings and a summary.
+fn fuzz_main(a: &FuzzArgs) -> ExitCode {
+    let seconds_ok = |v: f64| v.is_finite() && v > 0.0 && v <= 86_400.0;
+    for (name, v) in [
+        ("--timeout", Some(a.timeout)),
+        ("--start-timeout", Some(a.start_timeout)),
+        ("--duration", a.duration),
+        ("--max-rss", a.max_rss),
+    ] {
+        if let Some(v) = v.filter(|v| !seconds_ok(*v)) {
+            return usage_error(format!("{name} {v}: give a positive number"));
+        }
+    }
+    let target = match (&a.target, &a.server_cmd) {
+        (Some(t), None) => match resolve(t) {
+            Some(addr) => TargetSource::Address(addr),
+            None => return usage_error(format!("--target \"{t}\": not a HOST:PORT that resolves")),
+        },
+        (None, Some(c)) if !c.trim().is_empty() => {
+            TargetSource::Command(TargetCommand::new(c, None, None))
+        }
+        _ if a.dump => TargetSource::Address(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        _ => return usage_error("fuzz: give --target HOST:PORT or --server-cmd COMMAND"),
+    };
+    let cfg = msrp::fuzz::FuzzConfig {
+        target,
+        profile: a.profile,
+        seed: a.seed,
+        cases: a.cases.or(if a.duration.is_none() {
+            Some(1000)
+        } else {
+            None
+        }),
+        duration: a.duration.map(Duration::from_secs_f64),
+        only: a.case,
+        max_rss: a.max_rss.map(|m| (m * 1048576.0) as u64),
+        findings: a.findings.clone(),
+        wait: Duration::from_secs_f64(a.timeout),
+        shrink_budget: a.shrink_budget,
+        listen_wait: Duration::from_secs_f64(a.start_timeout),
+    };
+    if a.dump {
+        let (from, to) = match (a.case, cfg.cases) {
+            (Some(n), _) => (n, n),
+            (None, Some(c)) => (0, c.saturating_sub(1)),
+            (None, None) => return usage_error("--dump: give --case N or --cases N"),
+        };
+        for i in from..=to {
+            let case = msrp::fuzz::generate(a.seed, i, a.profile);
+            println!("case {i} ({}):", case.kind);
+            for action in &case.actions {
+                match action {
+                    msrp::fuzz::Action::Connect { conn } => println!("  connect c{conn}"),
+                    msrp::fuzz::Action::Write { conn, bytes } => {
+                        println!("  write c{conn} {}", hex::encode(bytes))
+                    }
+                    msrp::fuzz::Action::Pause { ms } => println!("  pause {ms} ms"),
+                    msrp::fuzz::Action::Close { conn, abrupt } => {
+                        println!("  close c{conn}{}", if *abrupt { " (reset)" } else { "" })
+                    }
+                }
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return usage_error(format!("cannot start the runtime: {e}")),
+    };
+    println!(
+        "msrp-check fuzz: seed {}, profile {}, {}",
+        cfg.seed,
+        cfg.profile.as_str(),
+        match (&cfg.target, cfg.only, cfg.cases, cfg.duration) {
+            (_, Some(n), _, _) => format!("case {n} only"),
+            (_, None, Some(c), Some(d)) => format!("{c} cases or {:.0} s", d.as_secs_f64()),
+            (_, None, Some(c), None) => format!("{c} cases"),
+            (_, None, None, Some(d)) => format!("{:.0} s", d.as_secs_f64()),
+            _ => String::new(),
+        }
+    );
+    let run = msrp::fuzz::run(&cfg, |f| {
+        eprintln!();
+        println!("FINDING {} ({}): {}", f.sig.stem(), f.sig.rule, f.what);
+        println!(
+            "  case --seed {} --case {} ({}), found at {:.1} s: {} connections, {} writes, {} bytes; shrunk in {} runs to {} connections, {} writes, {} bytes",
+            f.original.seed,
+            f.original.index,
+            f.original.kind,
+            f.at,
+            f.original.connections(),
+            f.original.writes(),
+            f.original.bytes(),
+            f.shrink_runs,
+            f.shrunk.connections(),
+            f.shrunk.writes(),
+            f.shrunk.bytes()
+        );
+        if let Some(p) = &f.path {
+            println!(
+                "  reproduction: {} (pcap and transcript beside it)",
+                p.display()
+            );
+        }
+        if let Some(r) = &f.replay {
+            println!("  replayed by plain msrp-check: {r}");
+        }
+    });
+    let summary = rt.block_on(async {
+        tokio::select! {
+            s = run => Some(s),
+            _ = interrupted() => None,
+        }
+    });
+    let Some(s) = summary else {
+        eprintln!("msrp-check fuzz: interrupted");
+        return ExitCode::from(1);
+    };
+    println!(
+        "fuzz summary: {} cases in {:.1} s ({:.1} cases/s), {} findings ({} failing cases), {} target restarts, target peak rss {:.1} MiB",
+        s.cases,
+        s.seconds,
+        s.cases as f64 / s.seconds.max(1e-3),
+        s.findings.len(),
+        s.failing,
+        s.restarts,
+        s.peak_rss as f64 / 1048576.0
+    );
+    for f in &s.findings {
+        println!(
+            "  {} ×{}: {} ({} writes after shrinking){}",
+            f.sig.stem(),
+            f.count,
+            f.what,
+            f.shrunk.writes(),
+            f.path
+                .as_ref()
+                .map(|p| format!(" → {}", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(why) = &s.stopped {
+        println!("stopped early: {why}");
+    }
+    if s.findings.is_empty() && s.stopped.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +365,9 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(code) = args.shell.run(Args::command(), env!("CARGO_BIN_NAME")) {
         return code;
+    }
+    if let Some(Command::Fuzz(f)) = &args.command {
+        return fuzz_main(f);
     }
     if let Some(Command::Schema) = args.command {
         let schema = schemars::schema_for!(ScenarioFile);

@@ -1,4 +1,4 @@
-//! `expect_silence`, `expect_closed` and `disconnect`.
+//! `expect_silence`, `expect_closed`, `disconnect` and `expect_alive`.
 
 use tokio::time::Instant;
 
@@ -7,7 +7,7 @@ use msrp_reference::frame::Frame;
 use super::conn::Seen;
 use super::{ScenarioRun, StepError, StepResult};
 use crate::scenario::content::parse_hex;
-use crate::scenario::{ClientOr, ClosedStep, DisconnectStep, SilenceStep};
+use crate::scenario::{AliveStep, ClientOr, ClosedStep, DisconnectStep, SilenceStep};
 
 impl ScenarioRun<'_> {
     pub(super) async fn expect_silence(&mut self, s: &SilenceStep) -> StepResult {
@@ -83,5 +83,34 @@ impl ScenarioRun<'_> {
             self.done.push(conn);
         }
         Ok(())
+    }
+}
+
+impl ScenarioRun<'_> {
+    /// `expect_alive`: the preflight's probe (a fresh connection, a login, a LIST) must be
+    /// answered within the wait; a target that refuses, stays silent or closes is blamed on
+    /// ERR-4 (it stopped serving its other clients). The probe is not part of the recording:
+    /// it judges the target, it is not a client of the conversation.
+    pub(super) async fn expect_alive(&mut self, a: &AliveStep) -> StepResult {
+        let wait =
+            self.wait(a.timeout)
+                .max(std::time::Duration::from_secs(if a.timeout.is_some() {
+                    0
+                } else {
+                    2
+                }));
+        let probe = crate::target::preflight::preflight(self.target, wait).await;
+        if probe.answers() {
+            return Ok(());
+        }
+        Err(StepError::Mismatch {
+            rule: Some("ERR-4".into()),
+            expected: format!(
+                "the target answers a LIST on a fresh connection within {:.2} s",
+                wait.as_secs_f64()
+            ),
+            actual: probe.diagnosis().unwrap_or_else(|| "no answer".to_string()),
+            hex: None,
+        })
     }
 }

@@ -223,6 +223,7 @@ impl<'a> ScenarioRun<'a> {
                     tokio::time::sleep(Duration::from_secs_f64(*s)).await;
                     Ok(())
                 }
+                Step::ExpectAlive(a) => self.expect_alive(a).await,
             };
             for c in self.conns.values_mut() {
                 c.log.end_step();

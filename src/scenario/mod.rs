@@ -536,6 +536,7 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
             Ok(())
         }
         Step::Sleep(s) => check_seconds("sleep", Some(*s)),
+        Step::ExpectAlive(a) => check_seconds("timeout", a.timeout),
     }
 }
 

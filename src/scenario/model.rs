@@ -90,6 +90,19 @@ pub enum Step {
     Disconnect(ClientOr<DisconnectStep>),
     /// Wait, seconds.
     Sleep(f64),
+    /// The target is still serving: a fresh connection, a login and a LIST are answered
+    /// within the wait (blamed on ERR-4 when not). `msrp-check fuzz` ends its reproductions
+    /// with it.
+    ExpectAlive(AliveStep),
+}
+
+/// `expect_alive`: how long the fresh connection may wait for the LIST answer.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliveStep {
+    /// Seconds to wait for the answer (default: the step wait of the run, at least 2 s).
+    #[serde(default)]
+    pub timeout: Option<f64>,
 }
 
 /// A step given either as a bare client name or in full.

@@ -1,0 +1,153 @@
+//! Shrinking a failing case while it still fails the same way (same [`Signature`]), every
+//! try on a freshly restarted target, within a budget of runs: whole connections first, then
+//! writes and pauses (halves, quarters, … single actions), then the bytes of each write.
+
+use super::case::{Action, Case};
+use super::{run_case, FuzzConfig, Signature, Target};
+
+struct Shrinker<'a> {
+    target: &'a mut Target,
+    cfg: &'a FuzzConfig,
+    sig: &'a Signature,
+    runs: usize,
+    peak: u64,
+}
+
+impl Shrinker<'_> {
+    /// Whether `candidate` still fails with the signature (a fresh target for each try).
+    async fn fails(&mut self, candidate: &Case) -> bool {
+        if self.runs >= self.cfg.shrink_budget {
+            return false;
+        }
+        self.runs += 1;
+        if self.target.restart().await.is_err() {
+            return false;
+        }
+        matches!(
+            run_case(self.target, candidate, self.cfg, &mut self.peak).await,
+            Ok(Some(o)) if &o.sig == self.sig
+        )
+    }
+
+    fn out_of_runs(&self) -> bool {
+        self.runs >= self.cfg.shrink_budget
+    }
+}
+
+fn with_actions(case: &Case, actions: Vec<Action>) -> Case {
+    let mut c = Case {
+        actions,
+        ..case.clone()
+    };
+    c.normalise();
+    c
+}
+
+/// The smallest case found that still fails like `case`, and the runs spent.
+pub(crate) async fn shrink(
+    target: &mut Target,
+    cfg: &FuzzConfig,
+    case: &Case,
+    sig: &Signature,
+) -> (Case, usize) {
+    let mut s = Shrinker {
+        target,
+        cfg,
+        sig,
+        runs: 0,
+        peak: 0,
+    };
+    let mut best = case.clone();
+    let mut progress = true;
+    while progress && !s.out_of_runs() {
+        progress = false;
+        // 1. Whole connections.
+        let conns: Vec<u8> = best
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Connect { conn } => Some(*conn),
+                _ => None,
+            })
+            .collect();
+        for conn in conns.into_iter().rev() {
+            let kept: Vec<Action> = best
+                .actions
+                .iter()
+                .filter(|a| match a {
+                    Action::Connect { conn: c }
+                    | Action::Write { conn: c, .. }
+                    | Action::Close { conn: c, .. } => *c != conn,
+                    Action::Pause { .. } => true,
+                })
+                .cloned()
+                .collect();
+            let candidate = with_actions(&best, kept);
+            if candidate.actions.len() < best.actions.len() && s.fails(&candidate).await {
+                best = candidate;
+                progress = true;
+            }
+        }
+        // 2. Runs of actions. Connects stay (removing one is step 1's job), and so do pauses:
+        // they order what the target notices (a close before the next write), and a
+        // reproduction that races is worth less than one that is a few pauses longer.
+        let mut chunk = best.actions.len() / 2;
+        while chunk >= 1 && !s.out_of_runs() {
+            let mut start = 0;
+            while start < best.actions.len() && !s.out_of_runs() {
+                let end = (start + chunk).min(best.actions.len());
+                let kept: Vec<Action> = best
+                    .actions
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, a)| {
+                        !(start..end).contains(i)
+                            || matches!(a, Action::Connect { .. } | Action::Pause { .. })
+                    })
+                    .map(|(_, a)| a.clone())
+                    .collect();
+                let candidate = with_actions(&best, kept);
+                if candidate.actions.len() < best.actions.len() && s.fails(&candidate).await {
+                    best = candidate;
+                    progress = true;
+                } else {
+                    start = end;
+                }
+            }
+            chunk /= 2;
+        }
+        // 3. The bytes of each write: cut chunks out, large ones first.
+        for at in 0..best.actions.len() {
+            let Action::Write { bytes, .. } = &best.actions[at] else {
+                continue;
+            };
+            let mut chunk = bytes.len() / 2;
+            while chunk >= 1 && !s.out_of_runs() {
+                let mut from = 0;
+                while let Some(Action::Write { conn, bytes }) = best.actions.get(at).cloned() {
+                    if from >= bytes.len() || s.out_of_runs() {
+                        break;
+                    }
+                    let end = (from + chunk).min(bytes.len());
+                    let mut shorter = bytes.clone();
+                    shorter.drain(from..end);
+                    let mut actions = best.actions.clone();
+                    actions[at] = Action::Write {
+                        conn,
+                        bytes: shorter,
+                    };
+                    let candidate = with_actions(&best, actions);
+                    // Normalising may drop an emptied write: keep positions aligned.
+                    if candidate.actions.len() == best.actions.len() && s.fails(&candidate).await {
+                        best = candidate;
+                        progress = true;
+                    } else {
+                        from = end;
+                    }
+                }
+                chunk /= 2;
+            }
+        }
+    }
+    (best, s.runs)
+}
