@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::model::*;
-use crate::scenario::{content::parse_hex, LoadError, Matcher};
+use crate::scenario::{
+    check_header, check_matcher, check_rule, check_seconds, content::parse_hex, exactly_one,
+    LoadError,
+};
 
 /// A loaded and checked client scenario.
 #[derive(Debug, Clone)]
@@ -112,23 +115,7 @@ pub fn parse(path: &Path, source: &str) -> Result<ClientScenario, LoadError> {
 fn check(sc: &ClientScenario) -> Result<(), (Option<usize>, String)> {
     let f = &sc.file;
     let top = |m: String| (None, m);
-    if f.id.is_empty()
-        || !f
-            .id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(top(format!(
-            "id \"{}\" must be lowercase letters, digits and '-'",
-            f.id
-        )));
-    }
-    if f.rules.is_empty() {
-        return Err(top("rules: list at least one rule ID".into()));
-    }
-    for r in &f.rules {
-        check_rule(&Some(r.clone())).map_err(top)?;
-    }
+    check_header(&f.id, &f.rules).map_err(top)?;
     if f.clients.is_empty() {
         return Err(top("clients: declare at least one client under test".into()));
     }
@@ -149,59 +136,6 @@ fn check(sc: &ClientScenario) -> Result<(), (Option<usize>, String)> {
         check_step(sc, step).map_err(|m| (line, m))?;
     }
     Ok(())
-}
-
-fn check_rule(rule: &Option<String>) -> Result<(), String> {
-    match rule {
-        Some(r) if crate::rules::rule(r).is_none() => {
-            Err(format!("rule \"{r}\" is not a rule of SPEC.md"))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn check_seconds(what: &str, v: Option<f64>) -> Result<(), String> {
-    match v {
-        Some(s) if !(s.is_finite() && (0.0..=3600.0).contains(&s)) => Err(format!(
-            "{what}: {s} is not a number of seconds in 0..=3600"
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn check_matcher(m: Option<&Matcher>) -> Result<(), String> {
-    if let Some(Matcher::Rule(r)) = m {
-        let set = [
-            r.regex.is_some(),
-            r.any.is_some(),
-            r.not.is_some(),
-            r.len.is_some(),
-        ];
-        if set.iter().filter(|x| **x).count() != 1 {
-            return Err("a matcher takes exactly one of regex, any, not, len".into());
-        }
-        if let Some(re) = &r.regex {
-            regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
-        }
-    }
-    Ok(())
-}
-
-fn exactly_one(what: &str, set: &[(&str, bool)]) -> Result<(), String> {
-    let present: Vec<&str> = set.iter().filter(|(_, p)| *p).map(|(n, _)| *n).collect();
-    if present.len() == 1 {
-        return Ok(());
-    }
-    let names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
-    Err(format!(
-        "{what} needs exactly one of {}; found {}",
-        names.join(", "),
-        if present.is_empty() {
-            "none".to_string()
-        } else {
-            present.join(", ")
-        }
-    ))
 }
 
 /// The actions a driver may define and a `type` step may use.

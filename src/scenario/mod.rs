@@ -1,5 +1,6 @@
 //! Scenarios: loading YAML files into checked [`Scenario`]s, with file:line in every error.
 
+mod checks;
 pub mod content;
 pub mod model;
 
@@ -7,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub(crate) use checks::{check_header, check_matcher, check_rule, check_seconds, exactly_one};
 pub use model::*;
 
 /// A scenario file that could not be loaded, with where and why.
@@ -311,40 +313,12 @@ fn resolve_clients(file: &ScenarioFile) -> Result<Clients, String> {
 /// Everything serde cannot check: ids, rules, names, exactly-one payloads, hex, regexes.
 fn check(sc: &Scenario) -> Result<(), (Option<usize>, String)> {
     let f = &sc.file;
-    let top = |m: String| (None, m);
-    if f.id.is_empty()
-        || !f
-            .id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(top(format!(
-            "id \"{}\" must be lowercase letters, digits and '-'",
-            f.id
-        )));
-    }
-    if f.rules.is_empty() {
-        return Err(top("rules: list at least one rule ID".into()));
-    }
-    for r in &f.rules {
-        if crate::rules::rule(r).is_none() {
-            return Err(top(format!("rules: \"{r}\" is not a rule of SPEC.md")));
-        }
-    }
+    check_header(&f.id, &f.rules).map_err(|m| (None, m))?;
     for (i, step) in f.steps.iter().enumerate() {
         let line = sc.step_lines.get(i).copied();
         check_step(sc, step).map_err(|m| (line, m))?;
     }
     Ok(())
-}
-
-fn check_rule(rule: &Option<String>) -> Result<(), String> {
-    match rule {
-        Some(r) if crate::rules::rule(r).is_none() => {
-            Err(format!("rule \"{r}\" is not a rule of SPEC.md"))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// A step blames a rule or rests on a decision, not both; a decision must leave a real choice
@@ -365,51 +339,6 @@ fn check_blame(rule: &Option<String>, decision: &Option<String>) -> Result<(), S
             )),
             None => Ok(()),
         },
-    }
-}
-
-fn check_seconds(what: &str, v: Option<f64>) -> Result<(), String> {
-    match v {
-        Some(s) if !(s.is_finite() && (0.0..=3600.0).contains(&s)) => Err(format!(
-            "{what}: {s} is not a number of seconds in 0..=3600"
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn check_matcher(m: &Option<Matcher>) -> Result<(), String> {
-    if let Some(Matcher::Rule(r)) = m {
-        let set = [
-            r.regex.is_some(),
-            r.any.is_some(),
-            r.not.is_some(),
-            r.len.is_some(),
-        ];
-        if set.iter().filter(|x| **x).count() != 1 {
-            return Err("a matcher takes exactly one of regex, any, not, len".into());
-        }
-        if let Some(re) = &r.regex {
-            regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
-        }
-    }
-    Ok(())
-}
-
-fn exactly_one(what: &str, set: &[(&str, bool)]) -> Result<(), String> {
-    let present: Vec<&str> = set.iter().filter(|(_, p)| *p).map(|(n, _)| *n).collect();
-    if present.len() == 1 {
-        Ok(())
-    } else {
-        let names: Vec<&str> = set.iter().map(|(n, _)| *n).collect();
-        Err(format!(
-            "{what} needs exactly one of {}; found {}",
-            names.join(", "),
-            if present.is_empty() {
-                "none".to_string()
-            } else {
-                present.join(", ")
-            }
-        ))
     }
 }
 
@@ -486,12 +415,12 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
             if let Some(m) = &e.msg {
                 c.expand(&m.from)
                     .or_else(|_| wire_check(sc, &m.from).map(|_| vec![]))?;
-                check_matcher(&m.text)?;
+                check_matcher(m.text.as_ref())?;
             }
             if let Some(f) = &e.file {
                 wire_check(sc, &f.from)?;
-                check_matcher(&f.name)?;
-                check_matcher(&f.ip)?;
+                check_matcher(f.name.as_ref())?;
+                check_matcher(f.ip.as_ref())?;
                 if let Some(h) = &f.sha256 {
                     if content::parse_hex(h).map(|b| b.len()) != Ok(32) {
                         return Err(format!("sha256 \"{h}\" is not 32 bytes of hex"));
@@ -503,8 +432,8 @@ fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
                     wire_check(sc, n)?;
                 }
             }
-            check_matcher(&e.list_text)?;
-            check_matcher(&e.ack)?;
+            check_matcher(e.list_text.as_ref())?;
+            check_matcher(e.ack.as_ref())?;
             if let Some(token) = &e.error {
                 if msrp_reference::Reason::from_token(token).is_none() {
                     return Err(format!("error: \"{token}\" is not a reason token of ERR-1"));
