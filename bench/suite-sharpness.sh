@@ -39,10 +39,15 @@ cp target/debug/msrp-check "$judge_dir/msrp-check"
 trap 'rm -rf "$judge_dir"' EXIT
 
 start=$(date +%s)
+mkdir -p "$(dirname "$out")"
+status=0
 MSRP_CHECK_BIN="$judge_dir/msrp-check" cargo mutants "${args[@]}" \
   --shard "$shard" --baseline skip --timeout 60 --build-timeout 900 \
   --output "$out.tmp" \
-  -- --test suite_sharpness -- --ignored || true   # exit 2 = some missed: recorded below
+  -- --test suite_sharpness -- --ignored || status=$?
+# cargo-mutants: 0 every mutant caught, 2 some missed, 3 some timed out; anything else means
+# the measurement itself failed.
+case $status in 0|2|3) ;; *) echo "cargo mutants failed (exit $status)"; exit 1 ;; esac
 rm -rf "$out"; mkdir -p "$out"
 cp "$out.tmp"/mutants.out/{outcomes.json,caught.txt,missed.txt,timeout.txt,unviable.txt} "$out"/ 2>/dev/null || true
 rm -rf "$out.tmp"
