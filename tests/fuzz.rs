@@ -174,3 +174,44 @@ fn the_fixture_overrun_and_sigpipe_are_found_shrunk_and_replayed() {
         .expect("utf-8")]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
 }
+
+/// The model oracle: against the fixture built with its off-by-one roster lookup (bug 4), a
+/// valid conversation of the fixed seed sends a file to the client after its addressee; the
+/// finding names the misrouting (FILE-3), its reproduction fails under plain msrp-check with
+/// that rule, and the same reproduction passes against the embedded reference server.
+#[test]
+fn a_misrouted_delivery_is_found_by_the_model_oracle_and_replayed() {
+    let dir = tempdir("model");
+    let cmd = format!("{} --port {{port}} --off-by-one", fixture().display());
+    let o = check(&[
+        "fuzz",
+        "--server-cmd",
+        &cmd,
+        "--seed",
+        "1",
+        "--cases",
+        "5",
+        "--shrink-budget",
+        "10",
+        "--timeout",
+        "3",
+        "--findings",
+        dir.to_str().expect("utf-8"),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FINDING wrong-recipient-file-3 (FILE-3): c1 (Beaa) got the file"),
+        "{out}"
+    );
+    assert!(out.contains("--case 4 (model)"), "{out}");
+    let yaml = dir.join("wrong-recipient-file-3-1.yaml");
+    let source = std::fs::read_to_string(&yaml).expect("read the reproduction");
+    assert!(source.contains("rule: FILE-3"), "{source}");
+    let r = check(&["--server-cmd", &cmd, yaml.to_str().expect("utf-8")]);
+    let rout = text(&r);
+    assert_eq!(r.status.code(), Some(1), "{rout}");
+    assert!(rout.contains("rule FILE-3"), "{rout}");
+    let r = check(&[yaml.to_str().expect("utf-8")]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+}

@@ -250,16 +250,7 @@ fn fuzz_main(a: &FuzzArgs) -> ExitCode {
             let case = msrp::fuzz::generate(a.seed, i, a.profile);
             println!("case {i} ({}):", case.kind);
             for action in &case.actions {
-                match action {
-                    msrp::fuzz::Action::Connect { conn } => println!("  connect c{conn}"),
-                    msrp::fuzz::Action::Write { conn, bytes } => {
-                        println!("  write c{conn} {}", hex::encode(bytes))
-                    }
-                    msrp::fuzz::Action::Pause { ms } => println!("  pause {ms} ms"),
-                    msrp::fuzz::Action::Close { conn, abrupt } => {
-                        println!("  close c{conn}{}", if *abrupt { " (reset)" } else { "" })
-                    }
-                }
+                println!("  {action}");
             }
         }
         return ExitCode::SUCCESS;

@@ -6,6 +6,8 @@ use msrp_reference::Profile;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::model::Conversation;
+
 /// Most bytes one case writes in all: cases stay cheap and the harness's memory bounded.
 pub const MAX_CASE_BYTES: usize = 256 * 1024;
 /// Most connections one case opens.
@@ -22,6 +24,25 @@ pub enum Action {
     Pause { ms: u16 },
     /// Close `conn`: a reset (RST) when `abrupt`, else a graceful close (FIN).
     Close { conn: u8, abrupt: bool },
+    /// Wait (at most the run's wait) until `conn` has received `frames` whole frames in all,
+    /// as the profile's decoder counts them (a FILE counts once all its body is in).
+    Await { conn: u8, frames: u16 },
+}
+
+/// One line per action, as `msrp-check fuzz --dump` lists a case: `connect c0`,
+/// `write c0 <hex>`, `pause 5 ms`, `await c1 3 frames`, `close c0 (reset)`.
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Connect { conn } => write!(f, "connect c{conn}"),
+            Action::Write { conn, bytes } => write!(f, "write c{conn} {}", hex::encode(bytes)),
+            Action::Pause { ms } => write!(f, "pause {ms} ms"),
+            Action::Await { conn, frames } => write!(f, "await c{conn} {frames} frames"),
+            Action::Close { conn, abrupt } => {
+                write!(f, "close c{conn}{}", if *abrupt { " (reset)" } else { "" })
+            }
+        }
+    }
 }
 
 /// One generated case.
@@ -35,6 +56,9 @@ pub struct Case {
     pub kind: String,
     /// What the case does.
     pub actions: Vec<Action>,
+    /// A valid conversation whose outcome is known: the actions are derived from it, and the
+    /// model oracle judges what each client received ([`super::model`]).
+    pub model: Option<Conversation>,
 }
 
 impl Case {
@@ -80,6 +104,17 @@ impl Case {
         out
     }
 
+    /// The case that plays `conv` (kind `model`).
+    pub fn of_model(seed: u64, index: u64, conv: Conversation, profile: Profile) -> Case {
+        Case {
+            seed,
+            index,
+            kind: "model".into(),
+            actions: conv.actions(profile),
+            model: Some(conv),
+        }
+    }
+
     /// Drops actions on connections that are never opened, and closes nothing twice, so that
     /// a shrunk case is still well formed.
     pub fn normalise(&mut self) {
@@ -92,6 +127,7 @@ impl Case {
             }
             Action::Write { conn, bytes } => open[*conn as usize] && !bytes.is_empty(),
             Action::Close { conn, .. } => std::mem::replace(&mut open[*conn as usize], false),
+            Action::Await { conn, .. } => open[*conn as usize],
             Action::Pause { .. } => true,
         });
         while matches!(self.actions.last(), Some(Action::Pause { .. })) {
@@ -110,15 +146,24 @@ pub fn case_rng(seed: u64, index: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(z)
 }
 
+/// Every this many cases, one is a model conversation (the index decides, so the other
+/// cases of a seed stay what they were before model cases existed).
+pub const MODEL_EVERY: u64 = 5;
+
 /// Case `index` of `seed` for `profile`.
 pub fn generate(seed: u64, index: u64, profile: Profile) -> Case {
     let mut rng = case_rng(seed, index);
+    if index % MODEL_EVERY == MODEL_EVERY - 1 {
+        let conv = super::model::generate(&mut rng, index, profile);
+        return Case::of_model(seed, index, conv, profile);
+    }
     let (kind, mut actions) = super::grammar::generate(&mut rng, index, profile);
     let mut case = Case {
         seed,
         index,
         kind,
         actions: std::mem::take(&mut actions),
+        model: None,
     };
     case.normalise();
     case
@@ -151,6 +196,7 @@ mod tests {
             seed: 0,
             index: 0,
             kind: "t".into(),
+            model: None,
             actions: vec![
                 Action::Write {
                     conn: 1,

@@ -1,12 +1,14 @@
 //! Runs one case against an address over real sockets: connections opened in order, each
 //! write its own `write()` call, pauses slept, closes graceful or abrupt. Every connection's
-//! incoming bytes are read all along (so the target is never blocked on us) and kept up to a
-//! cap; every wait has a deadline.
+//! incoming bytes are read all along (so the target is never blocked on us) and kept, read by
+//! read with its arrival time, up to a cap; every wait has a deadline.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use msrp_reference::Profile;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
@@ -16,6 +18,30 @@ use super::case::{Action, Case};
 
 /// Bytes kept of what one connection received.
 const KEEP: usize = 64 * 1024;
+/// How long an [`Action::Await`] waits once an earlier one of the case has missed.
+const AFTER_A_MISS: Duration = Duration::from_millis(250);
+/// How often an [`Action::Await`] looks at what has arrived.
+const AWAIT_POLL: Duration = Duration::from_millis(5);
+
+/// What one connection received: its reads in order, each with when it arrived (the legacy
+/// dialect frames server output by the read it arrives in, LEG-12).
+#[derive(Debug, Default, Clone)]
+pub struct Received {
+    /// The reads, at most [`KEEP`] bytes in all.
+    pub reads: Vec<(Instant, Vec<u8>)>,
+    /// The peer closed (or reset) the connection.
+    pub closed: bool,
+}
+
+impl Received {
+    /// Every byte, reads joined.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.reads
+            .iter()
+            .flat_map(|(_, b)| b.iter().copied())
+            .collect()
+    }
+}
 
 /// What running a case saw.
 #[derive(Debug, Default)]
@@ -24,30 +50,40 @@ pub struct Execution {
     pub refused: usize,
     /// Writes that did not complete within the wait (the target stopped reading).
     pub blocked_writes: usize,
-    /// What each connection received (at most 64 KiB each).
-    pub received: BTreeMap<u8, Vec<u8>>,
+    /// [`Action::Await`]s whose frames did not all arrive within the wait.
+    pub awaits_missed: usize,
+    /// What each connection received.
+    pub received: BTreeMap<u8, Received>,
 }
 
 struct Open {
     write: OwnedWriteHalf,
-    reader: JoinHandle<Vec<u8>>,
+    reader: JoinHandle<()>,
+    seen: Arc<Mutex<Received>>,
 }
 
-async fn read_all(mut r: tokio::net::tcp::OwnedReadHalf) -> Vec<u8> {
-    let mut kept = Vec::new();
+async fn read_all(mut r: tokio::net::tcp::OwnedReadHalf, seen: Arc<Mutex<Received>>) {
     let mut chunk = [0u8; 8192];
-    while let Ok(n) = r.read(&mut chunk).await {
-        if n == 0 {
-            break;
+    loop {
+        let n = match r.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let Ok(mut s) = seen.lock() else { break };
+        let kept: usize = s.reads.iter().map(|(_, b)| b.len()).sum();
+        let room = KEEP.saturating_sub(kept).min(n);
+        if room > 0 {
+            s.reads.push((Instant::now(), chunk[..room].to_vec()));
         }
-        let room = KEEP.saturating_sub(kept.len()).min(n);
-        kept.extend_from_slice(&chunk[..room]);
     }
-    kept
+    if let Ok(mut s) = seen.lock() {
+        s.closed = true;
+    }
 }
 
-/// Runs `case` against `addr`; `wait` bounds every connect and every write.
-pub async fn execute(case: &Case, addr: SocketAddr, wait: Duration) -> Execution {
+/// Runs `case` against `addr`; `wait` bounds every connect, every write and every await.
+/// `profile` is how [`Action::Await`] counts the frames that arrived.
+pub async fn execute(case: &Case, addr: SocketAddr, wait: Duration, profile: Profile) -> Execution {
     let mut out = Execution::default();
     let mut open: BTreeMap<u8, Open> = BTreeMap::new();
     for action in &case.actions {
@@ -57,8 +93,16 @@ pub async fn execute(case: &Case, addr: SocketAddr, wait: Duration) -> Execution
                     Ok(Ok(s)) => {
                         let _ = s.set_nodelay(true);
                         let (r, w) = s.into_split();
-                        let reader = tokio::spawn(read_all(r));
-                        open.insert(*conn, Open { write: w, reader });
+                        let seen = Arc::new(Mutex::new(Received::default()));
+                        let reader = tokio::spawn(read_all(r, seen.clone()));
+                        open.insert(
+                            *conn,
+                            Open {
+                                write: w,
+                                reader,
+                                seen,
+                            },
+                        );
                     }
                     _ => out.refused += 1,
                 }
@@ -76,6 +120,34 @@ pub async fn execute(case: &Case, addr: SocketAddr, wait: Duration) -> Execution
                 }
             }
             Action::Pause { ms } => tokio::time::sleep(Duration::from_millis(u64::from(*ms))).await,
+            Action::Await { conn, frames } => {
+                let Some(o) = open.get(conn) else {
+                    continue;
+                };
+                // Once one delivery has failed to come, the case has failed: later awaits only
+                // gather what else arrives, briefly, so a target that loses everything does
+                // not cost a full wait per delivery.
+                let patience = if out.awaits_missed > 0 {
+                    wait.min(AFTER_A_MISS)
+                } else {
+                    wait
+                };
+                let deadline = Instant::now() + patience;
+                loop {
+                    let (count, closed) = match o.seen.lock() {
+                        Ok(s) => (super::model::frames_in(&s, profile), s.closed),
+                        Err(_) => (0, true),
+                    };
+                    if count >= usize::from(*frames) {
+                        break;
+                    }
+                    if closed || Instant::now() >= deadline {
+                        out.awaits_missed += 1;
+                        break;
+                    }
+                    tokio::time::sleep(AWAIT_POLL).await;
+                }
+            }
             Action::Close { conn, abrupt } => {
                 if let Some(o) = open.remove(conn) {
                     close(*conn, o, *abrupt, &mut out).await;
@@ -92,28 +164,30 @@ pub async fn execute(case: &Case, addr: SocketAddr, wait: Duration) -> Execution
 /// Closes one connection: a reset (SO_LINGER 0, then the socket dropped without a FIN) or a
 /// graceful FIN after which what the target still sends is read briefly.
 async fn close(conn: u8, o: Open, abrupt: bool, out: &mut Execution) {
-    let Open { mut write, reader } = o;
+    let Open {
+        mut write,
+        reader,
+        seen,
+    } = o;
     if abrupt {
         let _ = write.as_ref().set_zero_linger();
         // No FIN from the write half; the socket closes when the read half goes with the
         // aborted reader (an abrupt close reads nothing more).
         write.forget();
         reader.abort();
-        if let Ok(got) = reader.await {
-            out.received.entry(conn).or_default().extend(got);
-        }
-        return;
-    }
-    let _ = tokio::time::timeout(Duration::from_millis(200), write.shutdown()).await;
-    drop(write);
-    let mut reader = reader;
-    let got = match tokio::time::timeout(Duration::from_millis(50), &mut reader).await {
-        Ok(Ok(v)) => v,
-        _ => {
+        let _ = reader.await;
+    } else {
+        let _ = tokio::time::timeout(Duration::from_millis(200), write.shutdown()).await;
+        drop(write);
+        let mut reader = reader;
+        if tokio::time::timeout(Duration::from_millis(50), &mut reader)
+            .await
+            .is_err()
+        {
             // A target that keeps the connection open after our FIN: stop reading it.
             reader.abort();
-            Vec::new()
         }
-    };
-    out.received.entry(conn).or_default().extend(got);
+    }
+    let got = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    out.received.insert(conn, got);
 }

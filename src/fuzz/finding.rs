@@ -6,7 +6,12 @@ use std::fmt::Write as _;
 
 use msrp_reference::Profile;
 
+use msrp_reference::frame::Frame;
+use msrp_reference::profile::legacy;
+use sha2::{Digest, Sha256};
+
 use super::case::{Action, Case};
+use super::model::{Conversation, Sent};
 
 /// What a finding is deduplicated by: the oracle that fired (with the signal or status of a
 /// death: two signals are two bugs) and the rule it breaks.
@@ -38,6 +43,22 @@ pub fn scenario_yaml(
     profile: Profile,
     what: &str,
 ) -> String {
+    let mut y = header(case, sig, id, profile, what);
+    if let Some(conv) = &case.model {
+        model_steps(&mut y, conv, sig, profile);
+        return y;
+    }
+    raw_steps(&mut y, case);
+    y
+}
+
+/// A YAML double-quoted scalar (JSON's string syntax is a subset of it).
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Everything before `clients:`.
+fn header(case: &Case, sig: &Signature, id: &str, profile: Profile, what: &str) -> String {
     let mut y = String::new();
     let title = format!(
         "msrp-check fuzz --seed {} --case {} ({}): {what}",
@@ -58,6 +79,140 @@ pub fn scenario_yaml(
     let _ = writeln!(y, "tags: [fuzz, robustness]");
     let _ = writeln!(y, "profiles: [{}]", profile.as_str());
     let _ = writeln!(y, "settle: 0");
+    y
+}
+
+/// A model conversation: each client logs in and sees its LIST reply; each exchange is sent
+/// as the fuzzer wrote it and its delivery expected at once (the recipient's, and the ACK's
+/// at the sender); at the end every client must hear nothing more. Each expectation cites
+/// the finding's rule where the finding is about that kind of delivery.
+fn model_steps(y: &mut String, conv: &Conversation, sig: &Signature, profile: Profile) {
+    let cite = |natural: &'static [&'static str]| -> String {
+        if natural.contains(&sig.rule.as_str()) {
+            sig.rule.clone()
+        } else {
+            natural[0].to_string()
+        }
+    };
+    let frame_hex = |f: &Frame| match profile {
+        Profile::Strict => hex::encode(f.to_bytes()),
+        Profile::Legacy => hex::encode(
+            legacy::encode_client(f)
+                .map(|b| b.to_vec())
+                .unwrap_or_else(|_| f.to_bytes().to_vec()),
+        ),
+    };
+    let _ = writeln!(y, "clients:");
+    for (k, n) in conv.names.iter().enumerate() {
+        let _ = writeln!(y, "  c{k}: {}", quoted(&String::from_utf8_lossy(n)));
+    }
+    let _ = writeln!(y, "steps:");
+    for k in 0..conv.names.len() {
+        let _ = writeln!(y, "  - connect: c{k}");
+        let _ = writeln!(
+            y,
+            "  - send: {{ from: c{k}, raw: \"{}\" }}",
+            frame_hex(&Frame::ListRequest)
+        );
+        let _ = writeln!(
+            y,
+            "  - expect: {{ client: c{k}, list_text: {{ any: true }}, rule: {} }}",
+            cite(&["LIST-2", "LIST-1"])
+        );
+    }
+    for ex in &conv.exchanges {
+        let (frame, body) = ex.frame(&conv.names);
+        let mut sends: Vec<Vec<u8>> = Vec::new();
+        match profile {
+            Profile::Legacy => {
+                sends.push(hex::decode(frame_hex(&frame)).unwrap_or_default());
+                if !body.is_empty() {
+                    sends.push(body.to_vec());
+                }
+            }
+            Profile::Strict => {
+                let mut all = frame.to_bytes().to_vec();
+                all.extend_from_slice(&body);
+                sends.push(all);
+            }
+        }
+        for bytes in sends {
+            let mut sizes = Vec::new();
+            let mut at = 0;
+            for &cut in ex.cuts.iter().filter(|&&c| c < bytes.len()) {
+                sizes.push((cut - at).to_string());
+                at = cut;
+            }
+            let split = if sizes.is_empty() {
+                String::new()
+            } else {
+                format!(", split: [{}]", sizes.join(", "))
+            };
+            let _ = writeln!(
+                y,
+                "  - send: {{ from: c{}, raw: \"{}\"{split} }}",
+                ex.from,
+                hex::encode(&bytes)
+            );
+        }
+        match &ex.what {
+            Sent::Msg { text } => {
+                let _ = writeln!(
+                    y,
+                    "  - expect: {{ client: c{}, msg: {{ from: c{}, text: {} }}, rule: {} }}",
+                    ex.to,
+                    ex.from,
+                    quoted(&String::from_utf8_lossy(text)),
+                    cite(&["MSG-3", "MSG-2", "ORD-1", "MSG-1", "ENC-3"])
+                );
+            }
+            Sent::File {
+                filename,
+                body,
+                ack,
+            } => {
+                let _ = writeln!(
+                    y,
+                    "  - expect: {{ client: c{}, file: {{ from: c{}, name: {}, size: {}, sha256: \"{}\" }}, rule: {} }}",
+                    ex.to,
+                    ex.from,
+                    quoted(&String::from_utf8_lossy(filename)),
+                    body.len(),
+                    hex::encode(Sha256::digest(body)),
+                    cite(&["FILE-3", "ORD-1", "FILE-1", "ENC-3"])
+                );
+                if *ack {
+                    let f = Frame::Ack {
+                        filename: bytes::Bytes::from(filename.clone()),
+                    };
+                    let _ = writeln!(
+                        y,
+                        "  - send: {{ from: c{}, raw: \"{}\" }}",
+                        ex.to,
+                        frame_hex(&f)
+                    );
+                    let _ = writeln!(
+                        y,
+                        "  - expect: {{ client: c{}, ack: {}, rule: {} }}",
+                        ex.from,
+                        quoted(&String::from_utf8_lossy(filename)),
+                        cite(&["ACK-2", "ACK-1"])
+                    );
+                }
+            }
+        }
+    }
+    for k in 0..conv.names.len() {
+        let _ = writeln!(
+            y,
+            "  - expect_silence: {{ client: c{k}, for: 0.1, rule: {} }}",
+            cite(&["MSG-2", "FILE-3", "MSG-3", "ACK-2", "ACK-1"])
+        );
+    }
+}
+
+/// The raw actions of a generated case, ending with `expect_alive`.
+fn raw_steps(y: &mut String, case: &Case) {
     let _ = writeln!(y, "clients:");
     let mut conns: Vec<u8> = case
         .actions
@@ -118,6 +273,8 @@ pub fn scenario_yaml(
                 let ms = (*ms).max(50);
                 let _ = writeln!(y, "  - sleep: {:.3}", f64::from(ms) / 1000.0);
             }
+            // Awaits belong to model cases, written by `model_steps`.
+            Action::Await { .. } => {}
             Action::Close { conn, abrupt } => {
                 open.retain(|c| c != conn);
                 let _ = writeln!(
@@ -133,7 +290,6 @@ pub fn scenario_yaml(
         let _ = writeln!(y, "  - disconnect: {}", client(c).0);
     }
     let _ = writeln!(y, "  - expect_alive: {{}}");
-    y
 }
 
 /// Shrinks a new finding (commands only: each try needs a fresh process), writes its
@@ -253,10 +409,19 @@ mod tests {
                 let sc = crate::scenario::parse(Path::new("f.yaml"), &y)
                     .unwrap_or_else(|e| panic!("{e}\n{y}"));
                 assert!(sc.applies_to(profile));
-                assert!(matches!(
-                    sc.file.steps.last(),
-                    Some(crate::scenario::Step::ExpectAlive(_))
-                ));
+                // A model case ends by requiring silence everywhere (no stray delivery);
+                // any other by requiring the target to be serving.
+                if case.model.is_some() {
+                    assert!(matches!(
+                        sc.file.steps.last(),
+                        Some(crate::scenario::Step::ExpectSilence(_))
+                    ));
+                } else {
+                    assert!(matches!(
+                        sc.file.steps.last(),
+                        Some(crate::scenario::Step::ExpectAlive(_))
+                    ));
+                }
             }
         }
     }

@@ -1,11 +1,14 @@
 //! `msrp-check fuzz`: generated cases against a live server, judged by oracles that need no
 //! model (the process died, stopped accepting, stopped answering a LIST on a fresh
-//! connection, grew past `--max-rss`), each failure shrunk and written as a scenario that
-//! plain `msrp-check` replays.
+//! connection, grew past `--max-rss`) and, for valid conversations whose outcome is known,
+//! by the model oracle (a delivery to the wrong client, with the wrong sender, corrupted,
+//! reordered, duplicated or lost); each failure shrunk and written as a scenario that plain
+//! `msrp-check` replays.
 //!
 //! - [`case`]: a case as data, derived from `(seed, index)` alone.
 //! - [`grammar`]: frame-aware templates and mutations.
 //! - [`exec`]: running a case over real sockets.
+//! - [`model`]: conversations with a known outcome, and their oracle.
 //! - [`shrink`]: fewer connections, fewer writes, shorter writes, while it still fails.
 //! - [`finding`]: the reproduction as a scenario.
 
@@ -13,6 +16,7 @@ pub mod case;
 pub mod exec;
 pub mod finding;
 pub mod grammar;
+pub mod model;
 pub mod shrink;
 
 use std::collections::BTreeMap;
@@ -191,7 +195,7 @@ pub(crate) async fn run_case(
     peak_rss: &mut u64,
 ) -> Result<Option<Observation>, String> {
     let addr = target.ensure().await?;
-    let _exec = exec::execute(case, addr, cfg.wait).await;
+    let exec = exec::execute(case, addr, cfg.wait, cfg.profile).await;
     let died = |p: &TargetProcess, exit: crate::target::Exit| {
         let oracle = match (exit.signal_name(), exit.signal, exit.code) {
             (Some(n), _, _) => format!("killed-{}", n.to_ascii_lowercase()),
@@ -257,6 +261,21 @@ pub(crate) async fn run_case(
                     stderr: Vec::new(),
                 }));
             }
+        }
+    }
+    // Only a target that is alive and serving is held to the model: a death or a hang above
+    // is the finding, and the deliveries it cut short are its consequences.
+    if let Some(conv) = &case.model {
+        if let Some((sig, what)) = model::judge(conv, &exec, cfg.profile) {
+            return Ok(Some(Observation {
+                sig,
+                what,
+                stderr: target
+                    .process
+                    .as_ref()
+                    .map(|p| p.stderr_tail(8))
+                    .unwrap_or_default(),
+            }));
         }
     }
     Ok(None)

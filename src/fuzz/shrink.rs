@@ -3,6 +3,7 @@
 //! writes and pauses (halves, quarters, … single actions), then the bytes of each write.
 
 use super::case::{Action, Case};
+use super::model::{Conversation, Sent};
 use super::{run_case, FuzzConfig, Signature, Target};
 
 struct Shrinker<'a> {
@@ -57,6 +58,9 @@ pub(crate) async fn shrink(
         runs: 0,
         peak: 0,
     };
+    if let Some(conv) = &case.model {
+        return shrink_model(&mut s, case, conv).await;
+    }
     let mut best = case.clone();
     let mut progress = true;
     while progress && !s.out_of_runs() {
@@ -77,7 +81,8 @@ pub(crate) async fn shrink(
                 .filter(|a| match a {
                     Action::Connect { conn: c }
                     | Action::Write { conn: c, .. }
-                    | Action::Close { conn: c, .. } => *c != conn,
+                    | Action::Close { conn: c, .. }
+                    | Action::Await { conn: c, .. } => *c != conn,
                     Action::Pause { .. } => true,
                 })
                 .cloned()
@@ -150,4 +155,64 @@ pub(crate) async fn shrink(
         }
     }
     (best, s.runs)
+}
+
+/// A model case shrinks as a conversation, so that every try is still valid and its outcome
+/// known: exchanges dropped (runs, then single ones), texts and bodies halved, cuts dropped,
+/// idle clients left out.
+async fn shrink_model(s: &mut Shrinker<'_>, case: &Case, conv: &Conversation) -> (Case, usize) {
+    let profile = s.cfg.profile;
+    let make =
+        |c: Conversation| Case::of_model(case.seed, case.index, c.without_idle_clients(), profile);
+    let mut best = conv.clone();
+    let mut progress = true;
+    while progress && !s.out_of_runs() {
+        progress = false;
+        let mut chunk = (best.exchanges.len() / 2).max(1);
+        while chunk >= 1 && best.exchanges.len() > 1 && !s.out_of_runs() {
+            let mut start = 0;
+            while start < best.exchanges.len() && best.exchanges.len() > 1 && !s.out_of_runs() {
+                let end = (start + chunk).min(best.exchanges.len());
+                let mut c = best.clone();
+                c.exchanges.drain(start..end);
+                if !c.exchanges.is_empty() && s.fails(&make(c.clone())).await {
+                    best = c.without_idle_clients();
+                    progress = true;
+                } else {
+                    start = end;
+                }
+            }
+            chunk /= 2;
+        }
+        for i in 0..best.exchanges.len() {
+            loop {
+                if s.out_of_runs() {
+                    break;
+                }
+                let mut c = best.clone();
+                let ex = &mut c.exchanges[i];
+                let shorter = match &mut ex.what {
+                    Sent::Msg { text } if text.len() > 1 => {
+                        text.truncate(text.len() / 2);
+                        true
+                    }
+                    Sent::File { body, .. } if body.len() > 1 => {
+                        body.truncate(body.len() / 2);
+                        true
+                    }
+                    _ if !ex.cuts.is_empty() => {
+                        ex.cuts.clear();
+                        true
+                    }
+                    _ => false,
+                };
+                if !shorter || !s.fails(&make(c.clone())).await {
+                    break;
+                }
+                best = c;
+                progress = true;
+            }
+        }
+    }
+    (make(best), s.runs)
 }
