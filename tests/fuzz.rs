@@ -215,3 +215,49 @@ fn a_misrouted_delivery_is_found_by_the_model_oracle_and_replayed() {
     let r = check(&[yaml.to_str().expect("utf-8")]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
 }
+
+/// `--max-rss`: the fixture built to leak 1 MiB per frame read (bug 5) passes the bound within
+/// a few cases, which is a ROB-3 finding; a bound the idle process already passes stops the
+/// run before any case, saying so, instead of calling every case a finding.
+#[test]
+fn max_rss_finds_a_leak_and_refuses_a_bound_below_the_baseline() {
+    let dir = tempdir("rss");
+    let cmd = format!("{} --port {{port}} --leak", fixture().display());
+    let run = |max: &str| {
+        check(&[
+            "fuzz",
+            "--server-cmd",
+            &cmd,
+            "--seed",
+            "1",
+            "--cases",
+            "5",
+            "--max-rss",
+            max,
+            "--shrink-budget",
+            "0",
+            "--findings",
+            dir.to_str().expect("utf-8"),
+        ])
+    };
+    let o = run("8");
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FINDING rss-rob-3 (ROB-3): the target process holds"),
+        "{out}"
+    );
+    assert!(out.contains("over --max-rss 8.0 MiB"), "{out}");
+    assert!(
+        out.contains("plain msrp-check sets no memory bound"),
+        "{out}"
+    );
+    let o = run("0.5");
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("before any case, over --max-rss 0.5 MiB"),
+        "{out}"
+    );
+    assert!(out.contains("0 cases"), "{out}");
+}

@@ -373,13 +373,23 @@ pub(crate) async fn record(
         let _ = crate::pcap::write_pcap(&path.with_extension("pcap"), &r.records, r.started);
         let _ = std::fs::write(path.with_extension("txt"), &r.transcript);
         let o = &r.outcome;
+        // Plain msrp-check bounds no memory: the scenario replays the traffic, and only the
+        // fuzz command (with --max-rss) judges what it does to the target's size.
+        let unbounded = if f.sig.oracle == "rss" {
+            format!(
+                " (plain msrp-check sets no memory bound; `msrp-check fuzz --seed {} --case {} --max-rss …` judges it again)",
+                f.original.seed, f.original.index
+            )
+        } else {
+            String::new()
+        };
         f.replay = Some(match &o.failure {
             Some(fl) => format!(
                 "{:?} at step {}: {} — {}",
                 o.verdict, fl.step, fl.rule, fl.actual
             ),
             None => format!(
-                "{:?}{}",
+                "{:?}{}{unbounded}",
                 o.verdict,
                 o.reason
                     .as_deref()

@@ -342,6 +342,21 @@ pub async fn run(cfg: &FuzzConfig, mut on_finding: impl FnMut(&Finding)) -> Summ
     if cfg.only.is_none() && cfg.cases == Some(0) {
         return summary;
     }
+    // A bound the idle target already passes would make every case a "finding".
+    if let (Some(max), Ok(_)) = (cfg.max_rss, target.ensure().await) {
+        if let Some(rss) = target.process.as_ref().and_then(|p| rss_of(p.pid())) {
+            summary.peak_rss = rss;
+            if rss > max {
+                summary.stopped = Some(format!(
+                    "the target holds {:.1} MiB resident before any case, over --max-rss {:.1} MiB: give a bound above its baseline",
+                    rss as f64 / 1048576.0,
+                    max as f64 / 1048576.0
+                ));
+                target.stop().await;
+                return summary;
+            }
+        }
+    }
     let mut index = first;
     loop {
         if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
