@@ -196,6 +196,40 @@ fn list_coverage_and_schema() {
     let schema: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON Schema");
     assert!(schema["properties"]["steps"].is_object(), "{schema}");
     assert!(schema.to_string().contains("expect_silence"));
+    // The committed schema is the reviewed form of the format: a change to the scenario types
+    // shows up here and in the diff of scenarios/schema.json.
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/schema.json"),
+    )
+    .expect("scenarios/schema.json is committed");
+    assert!(
+        String::from_utf8_lossy(&o.stdout) == committed,
+        "the scenario format changed: review it, then `cargo run --bin msrp-check -- schema > scenarios/schema.json`"
+    );
+}
+
+/// A reader that stops early is not an error: `msrp-check schema | head` exits 0, quietly.
+#[test]
+fn schema_into_a_closed_pipe_is_quiet() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_msrp-check"))
+        .arg("schema")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run msrp-check");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// A real foreign implementation: the naive Python server in contrib/ (one recv() per frame,

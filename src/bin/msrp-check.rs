@@ -15,7 +15,7 @@ use msrp::report::{closing_line, junit_xml, print_outcome_colored, JsonReport, T
 use msrp::rules::Level;
 use msrp::runner::RunOptions;
 use msrp::runner::RunResult;
-use msrp::scenario::{load_all, ScenarioFile};
+use msrp::scenario::load_all;
 use msrp::snapshot::{diff, Snapshots};
 use msrp::target::run::{is_not_run, NOT_RUN};
 use msrp::target::{
@@ -361,12 +361,15 @@ fn main() -> ExitCode {
         return fuzz_main(f);
     }
     if let Some(Command::Schema) = args.command {
-        let schema = schemars::schema_for!(ScenarioFile);
-        return match serde_json::to_string_pretty(&schema) {
-            Ok(s) => {
-                println!("{s}");
-                ExitCode::SUCCESS
-            }
+        use std::io::Write as _;
+        // A reader that stops early (`| head`) is not an error.
+        return match writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            msrp::scenario::json_schema()
+        ) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => usage_error(e),
         };
     }

@@ -573,3 +573,12 @@ pub(crate) fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Lo
         }
     }
 }
+
+/// The JSON Schema of the scenario format (`msrp-check schema`), pretty-printed. Committed as
+/// `scenarios/schema.json` and kept equal to it by a test, so that every change to the format
+/// is reviewed; editors with a YAML language server can validate scenarios against it.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(model::ScenarioFile);
+    // A derived schema always serialises.
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}
