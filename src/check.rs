@@ -257,11 +257,8 @@ pub async fn wait_names_freed(addr: SocketAddr, sc: &Scenario, wait: Duration) {
         .await;
         match list {
             Ok(Some(text)) => {
-                if !names.iter().any(|n| {
-                    text.windows(n.len() + 3).any(|w| {
-                        w[..2] == *b": " && w[2..2 + n.len()] == n[..] && w[2 + n.len()] == b'\n'
-                    })
-                }) {
+                let listed = msrp_reference::list::names(&text);
+                if !names.iter().any(|n| listed.contains(&&n[..])) {
                     return;
                 }
             }

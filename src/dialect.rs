@@ -25,7 +25,7 @@ pub struct DialectNote {
 /// Whether `answer` (what a server sent back to a LIST) has the legacy shape: the LIST text
 /// with no opcode before it (LEG-9), or a message forwarded as `[name]: text` (LEG-7).
 pub fn has_legacy_shape(answer: &[u8]) -> bool {
-    answer.starts_with(b"Lista de clientes:")
+    answer.starts_with(&msrp_reference::list::HEADER[..msrp_reference::list::HEADER.len() - 1])
         || (answer.first() == Some(&b'[') && answer.windows(3).take(8).any(|w| w == b"]: "))
 }
 

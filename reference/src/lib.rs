@@ -1,6 +1,7 @@
 //! MSRP (Messaging and Simple File Transfer Protocol — not RFC 4975), strict profile.
 //!
 //! - [`frame`] and [`decode`]: the sans-IO codec shared by every tool of the project.
+//! - [`list`]: the text of a LIST reply, built and read in one place.
 //! - [`codec`]: the same codec as `tokio_util` `Decoder`/`Encoder`.
 //! - [`connection`]: a socket plus its buffers, reading [`decode::Decoded`] items.
 //! - [`profile`]: the strict and legacy profiles; [`profile::legacy`] is the legacy dialect's
@@ -17,6 +18,7 @@ pub mod decode;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod list;
 pub mod profile;
 pub mod server;
 pub mod shell;

@@ -803,13 +803,15 @@ impl Run<'_> {
             }
             return Ok((out, line));
         } else if let Some(names) = &fr.list {
-            let mut text = String::from("Lista de clientes:\n");
-            for (i, n) in names.iter().enumerate() {
-                let w = self.wire(n)?;
-                text.push_str(&format!("Cliente {}: {}\n", i + 1, escape_bytes(&w)));
-            }
+            // Names are written escaped: a hostile wire name cannot break the lines.
+            let shown = names
+                .iter()
+                .map(|n| self.wire(n).map(|w| escape_bytes(&w)))
+                .collect::<Result<Vec<_>, _>>()?;
             Frame::ListReply {
-                text: Bytes::from(text),
+                text: Bytes::from(msrp_reference::list::build(
+                    shown.iter().map(|s| s.as_bytes()),
+                )),
             }
         } else if let Some(a) = &fr.ack {
             Frame::Ack {

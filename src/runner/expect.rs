@@ -73,12 +73,11 @@ impl ScenarioRun<'_> {
             if let Some(f) = &e.file {
                 self.check_file(f, &logical, &seen)?;
             } else if let Some(list) = &e.list {
-                let mut text = b"Lista de clientes:\n".to_vec();
-                for (i, n) in list.iter().enumerate() {
-                    text.extend_from_slice(format!("Cliente {}: ", i + 1).as_bytes());
-                    text.extend_from_slice(self.wire_name(n)?.as_bytes());
-                    text.push(b'\n');
-                }
+                let wire = list
+                    .iter()
+                    .map(|n| self.wire_name(n))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let text = msrp_reference::list::build(wire.iter().map(|n| n.as_bytes()));
                 let want = format!("LIST text=\"{}\"", escape_bytes(&text));
                 match &seen {
                     Seen::Frame(Frame::ListReply { text: got }) if got[..] == text[..] => {}

@@ -9,7 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use msrp_reference::decode::{Decoded, Limits};
 use msrp_reference::frame::{FileHeader, Frame};
-use msrp_reference::profile::legacy::{encode_client, LegacyDecoder, LIST_HEADER};
+use msrp_reference::list::HEADER as LIST_HEADER;
+use msrp_reference::profile::legacy::{encode_client, LegacyDecoder};
 
 use super::conn::{server_bytes, Seen};
 use super::send::text_bytes;

@@ -681,10 +681,8 @@ async fn wait_all_listed(client: &mut Client, names: &[Name]) -> Option<HashSet<
         .await;
         match reply {
             Ok(Some(text)) => {
-                let listed: HashSet<&[u8]> = text
-                    .split(|b| *b == b'\n')
-                    .filter_map(|l| l.len().checked_sub(4).map(|s| &l[s..]))
-                    .collect();
+                let listed: HashSet<&[u8]> =
+                    msrp_reference::list::names(&text).into_iter().collect();
                 let found: HashSet<Name> = names
                     .iter()
                     .copied()

@@ -93,16 +93,10 @@ fn classify(buf: &[u8], complete: bool) -> Option<Answer> {
             None
         };
     }
-    let legacy = buf.starts_with(b"Lista de clientes")
-        || (buf.first() == Some(&b'[')
-            && buf
-                .iter()
-                .position(|&b| b == b']')
-                .is_some_and(|i| buf.get(i + 1) == Some(&b':')));
-    if legacy {
+    if crate::dialect::has_legacy_shape(buf) {
         return Some(Answer::Legacy);
     }
-    let could_grow = buf.len() < 2 || b"Lista de clientes".starts_with(buf);
+    let could_grow = buf.len() < 2 || msrp_reference::list::HEADER.starts_with(buf);
     if could_grow && !complete {
         return None;
     }

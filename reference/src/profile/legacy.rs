@@ -19,13 +19,11 @@ use crate::frame::{
     escape_bytes, FileHeader, Frame, Name, Reason, MAX_FILENAME, MAX_IP, OP_ACK, OP_ERROR, OP_FILE,
     OP_LIST, OP_MSG,
 };
+use crate::list::HEADER;
 
 /// The size of the read buffer every circulating implementation uses: a client frame must fit
 /// in it (LEG-2), and a relayed FILE header is padded to exactly this block (LEG-8).
 pub const READ_SIZE: usize = 2048;
-
-/// The first line of a LIST reply (LEG-9, LIST-2).
-pub const LIST_HEADER: &[u8] = b"Lista de clientes:\n";
 
 /// A frame the legacy dialect cannot express.
 #[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
@@ -492,7 +490,7 @@ impl LegacyDecoder {
                     text: text.slice(close + 3..),
                 }
             }
-            None if unit.starts_with(&LIST_HEADER[..LIST_HEADER.len() - 1]) => Frame::ListReply {
+            None if unit.starts_with(&HEADER[..HEADER.len() - 1]) => Frame::ListReply {
                 text: Bytes::copy_from_slice(until_nul(&unit)),
             },
             None => Frame::Error {

@@ -100,7 +100,7 @@ impl Fault {
         use bytes::Bytes;
         Some(match (self, frame) {
             (Fault::ListFromZero, Frame::ListReply { text }) => Frame::ListReply {
-                text: Bytes::from(renumber(&text, |i| i.saturating_sub(1), None)),
+                text: Bytes::from(relist(&text, 0, None)),
             },
             (Fault::ListCrlf, Frame::ListReply { text }) => {
                 let mut out = Vec::with_capacity(text.len() + 32);
@@ -115,7 +115,7 @@ impl Fault {
                 }
             }
             (Fault::ListOmitsRequester, Frame::ListReply { text }) => Frame::ListReply {
-                text: Bytes::from(renumber(&text, |i| i, Some(requester))),
+                text: Bytes::from(relist(&text, 1, Some(requester))),
             },
             (Fault::EmptyTextDropped, Frame::Msg { text, .. }) if text.is_empty() => return None,
             (Fault::TruncatesLongText, Frame::Msg { name, text }) if text.len() > 1000 => {
@@ -133,42 +133,15 @@ impl Fault {
     }
 }
 
-/// The LIST-2 text with its clients renumbered by `number` (1-based in, whatever out), and
-/// the line of `omit` left out (for the LIST faults).
+/// The LIST-2 text with its clients numbered from `first`, and the line of `omit` left out
+/// (for the LIST faults).
 #[cfg_attr(not(feature = "faults"), allow(dead_code))]
-fn renumber(text: &[u8], number: impl Fn(usize) -> usize, omit: Option<&[u8]>) -> Vec<u8> {
-    let names: Vec<&[u8]> = text
-        .split(|b| *b == b'\n')
-        .skip(1)
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| l.windows(2).position(|w| w == b": ").map(|i| &l[i + 2..]))
-        .filter(|n| Some(*n) != omit)
-        .collect();
-    let mut out = b"Lista de clientes:\n".to_vec();
-    for (i, name) in names.iter().enumerate() {
-        out.extend_from_slice(format!("Cliente {}: ", number(i + 1)).as_bytes());
-        out.extend_from_slice(name);
-        out.push(b'\n');
-    }
-    out
+fn relist(text: &[u8], first: usize, omit: Option<&[u8]>) -> Vec<u8> {
+    let names = crate::list::names(text);
+    crate::list::build_from(names.into_iter().filter(|n| Some(*n) != omit), first)
 }
 
 /// The LIST-2 text with the clients in reverse order (for [`Fault::ListReversed`]).
 pub(crate) fn reverse_list(text: &[u8]) -> Vec<u8> {
-    let lines: Vec<&[u8]> = text
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
-    let names: Vec<&[u8]> = lines
-        .iter()
-        .skip(1)
-        .filter_map(|l| l.windows(2).position(|w| w == b": ").map(|i| &l[i + 2..]))
-        .collect();
-    let mut out = b"Lista de clientes:\n".to_vec();
-    for (i, name) in names.iter().rev().enumerate() {
-        out.extend_from_slice(format!("Cliente {}: ", i + 1).as_bytes());
-        out.extend_from_slice(name);
-        out.push(b'\n');
-    }
-    out
+    crate::list::build(crate::list::names(text).into_iter().rev())
 }

@@ -183,14 +183,9 @@ impl Roster {
     /// The LIST-2 text: every client in connection order.
     pub fn list_text(&self) -> Bytes {
         let inner = self.lock();
-        let mut text = Vec::with_capacity(19 + inner.order.len() * 20);
-        text.extend_from_slice(b"Lista de clientes:\n");
-        for (i, name) in inner.order.values().enumerate() {
-            text.extend_from_slice(format!("Cliente {}: ", i + 1).as_bytes());
-            text.extend_from_slice(name.as_bytes());
-            text.push(b'\n');
-        }
-        Bytes::from(text)
+        Bytes::from(crate::list::build(
+            inner.order.values().map(|n| n.as_bytes()),
+        ))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RosterInner> {
