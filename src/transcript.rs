@@ -12,13 +12,15 @@ use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
 use msrp_reference::decode::{Decoded, Decoder, Limits};
-use msrp_reference::frame::{escape_bytes, Frame};
+use msrp_reference::frame::Frame;
 use msrp_reference::profile::legacy::{self, LegacyDecoder};
+use msrp_reference::text::escape_bytes;
 use sha2::Digest;
 
-use crate::runner::conn::{describe_frame, short_hex, Seen};
+use crate::runner::conn::Seen;
 use crate::scenario::{ClientOr, Scenario, Step};
 use crate::verdict::Outcome;
+use msrp_reference::text::short_hex;
 
 /// Shared by a run's connections: the step being executed and the P2P ports to mask.
 #[derive(Debug, Clone, Default)]
@@ -145,15 +147,17 @@ impl ConnLog {
         let bytes = f.to_bytes();
         if let Frame::File(h) = f {
             if h.port != 0 && self.ctx.masked(h.port) {
-                let line = describe_frame(f).replace(&format!("port={}", h.port), "port=<p2p>");
-                let at = 2 + 4 + h.filename.len() + 1 + 8;
+                let line = f
+                    .to_string()
+                    .replace(&format!("port={}", h.port), "port=<p2p>");
+                let at = h.port_offset();
                 let mut hex = short_hex(&bytes[..at]);
                 hex.push_str(" pp pp pp pp ");
                 hex.push_str(&short_hex(&bytes[at + 4..]));
                 return (line, hex);
             }
         }
-        (describe_frame(f), short_hex(&bytes))
+        (f.to_string(), short_hex(&bytes))
     }
 
     /// The legacy dialect's bytes of a frame, with a P2P port the harness chose masked (its
@@ -169,8 +173,10 @@ impl ConnLog {
             .unwrap_or_else(|_| f.to_bytes().to_vec());
         if let Frame::File(h) = f {
             if h.port != 0 && self.ctx.masked(h.port) {
-                let line = describe_frame(f).replace(&format!("port={}", h.port), "port=<p2p>");
-                let at = 2 + h.name.len() + 1 + h.filename.len() + 1 + h.size.to_string().len() + 1;
+                let line = f
+                    .to_string()
+                    .replace(&format!("port={}", h.port), "port=<p2p>");
+                let at = legacy::file_port_offset(h);
                 let digits = h.port.to_string().len();
                 if bytes.len() >= at + digits {
                     let hex = format!(
@@ -182,7 +188,7 @@ impl ConnLog {
                 }
             }
         }
-        (describe_frame(f), short_hex(&bytes))
+        (f.to_string(), short_hex(&bytes))
     }
 
     /// Bytes the harness wrote: decoded as the server would decode them.

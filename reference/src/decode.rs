@@ -8,9 +8,10 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::frame::{
-    escape_bytes, FileHeader, Frame, Name, Reason, MAX_FILENAME, MAX_IP, OP_ACK, OP_ERROR, OP_FILE,
-    OP_LIST, OP_MSG,
+    FileHeader, Frame, Name, Reason, MAX_FILENAME, MAX_IP, OP_ACK, OP_ERROR, OP_FILE, OP_LIST,
+    OP_MSG,
 };
+use crate::text::escape_bytes;
 
 /// Which side of the connection produced the bytes being decoded.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

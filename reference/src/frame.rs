@@ -118,7 +118,7 @@ impl std::str::FromStr for Name {
 impl fmt::Display for Name {
     /// Printable bytes as they are, others as `\xNN`, so hostile names cannot hide.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&escape_bytes(self.as_bytes()))
+        f.write_str(&crate::text::escape_bytes(self.as_bytes()))
     }
 }
 
@@ -144,6 +144,12 @@ impl FileHeader {
     /// True when the body travels through the server after this header (FILE-2).
     pub fn is_relay(&self) -> bool {
         self.port == 0
+    }
+
+    /// Where the 4-byte port starts in this header's strict encoding, counted from the opcode:
+    /// `opcode[2] | name | filename 0x00 | size[8]` come before it (FILE-1).
+    pub fn port_offset(&self) -> usize {
+        2 + self.name.len() + self.filename.len() + 1 + 8
     }
 }
 
@@ -311,29 +317,80 @@ impl fmt::Display for Reason {
     }
 }
 
-/// Renders bytes for humans: printable ASCII and valid UTF-8 as is, everything else as `\xNN`.
-pub fn escape_bytes(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                c if c.is_control() => {
-                    let mut buf = [0u8; 4];
-                    for b in c.encode_utf8(&mut buf).bytes() {
-                        out.push_str(&format!("\\x{b:02x}"));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+/// The canonical one-line text form of a frame, as transcripts, reports and expectations
+/// show it: `MSG name="anna" text="hi"`, `FILE name=… filename=… size=… port=… ip=…`, `LIST`,
+/// `LIST text="…"`, `ACK filename="…"`, `ERROR text="…"`. Texts are escaped
+/// ([`crate::text::escape_bytes`]) and clipped past 200 bytes ([`crate::text::clip`]).
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::text::{clip, escape_bytes};
+        match self {
+            Frame::Msg { name, text } => write!(f, "MSG name=\"{name}\" text=\"{}\"", clip(text)),
+            Frame::File(h) => write!(
+                f,
+                "FILE name=\"{}\" filename=\"{}\" size={} port={} ip=\"{}\"",
+                h.name,
+                escape_bytes(&h.filename),
+                h.size,
+                h.port,
+                escape_bytes(&h.ip)
+            ),
+            Frame::ListRequest => f.write_str("LIST"),
+            Frame::ListReply { text } => write!(f, "LIST text=\"{}\"", clip(text)),
+            Frame::Ack { filename } => write!(f, "ACK filename=\"{}\"", escape_bytes(filename)),
+            Frame::Error { text } => write!(f, "ERROR text=\"{}\"", clip(text)),
         }
     }
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_sits_where_port_offset_says_in_both_encodings() {
+        let h = FileHeader {
+            name: Name::from_array(*b"bobb"),
+            filename: Bytes::from_static(b"photo.png"),
+            size: 123_456,
+            port: 0xA1B2_C3D4,
+            ip: Bytes::from_static(b"10.0.0.1"),
+        };
+        let strict = Frame::File(h.clone()).to_bytes();
+        let at = h.port_offset();
+        assert_eq!(strict[at..at + 4], 0xA1B2_C3D4u32.to_be_bytes());
+        let legacy = crate::profile::legacy::encode_client(&Frame::File(h.clone()))
+            .expect("expressible in the dialect");
+        let at = crate::profile::legacy::file_port_offset(&h);
+        let digits = h.port.to_string();
+        assert_eq!(&legacy[at..at + digits.len()], digits.as_bytes());
+    }
+
+    #[test]
+    fn the_text_form_of_each_frame() {
+        let name = Name::from_array(*b"anna");
+        let cases = [
+            (
+                Frame::Msg {
+                    name,
+                    text: Bytes::from_static(b"hi\n\"x\""),
+                },
+                "MSG name=\"anna\" text=\"hi\\n\\\"x\\\"\"",
+            ),
+            (Frame::ListRequest, "LIST"),
+            (
+                Frame::Ack {
+                    filename: Bytes::from_static(b"a.txt"),
+                },
+                "ACK filename=\"a.txt\"",
+            ),
+            (
+                Frame::error(Reason::BadName, "no"),
+                "ERROR text=\"bad-name: no\"",
+            ),
+        ];
+        for (frame, text) in cases {
+            assert_eq!(frame.to_string(), text);
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`frame`] and [`decode`]: the sans-IO codec shared by every tool of the project.
 //! - [`list`]: the text of a LIST reply, built and read in one place.
+//! - [`text`]: how bytes and frames are shown to people (escaped, clipped, hex).
 //! - [`codec`]: the same codec as `tokio_util` `Decoder`/`Encoder`.
 //! - [`connection`]: a socket plus its buffers, reading [`decode::Decoded`] items.
 //! - [`profile`]: the strict and legacy profiles; [`profile::legacy`] is the legacy dialect's
@@ -22,6 +23,7 @@ pub mod list;
 pub mod profile;
 pub mod server;
 pub mod shell;
+pub mod text;
 
 pub use decode::{DecodeError, Decoded, Decoder, Direction, Limits};
 pub use frame::{FileHeader, Frame, Name, Reason};

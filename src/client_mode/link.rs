@@ -36,11 +36,11 @@ impl Missing {
             Missing::Timeout(p) => format!(
                 "an incomplete frame ({} bytes: {})",
                 p.len(),
-                crate::runner::conn::short_hex(p)
+                msrp_reference::text::short_hex(p)
             ),
             Missing::Garbage(e, b) => format!(
                 "bytes that are not a valid frame ({e}): {}",
-                crate::runner::conn::short_hex(b)
+                msrp_reference::text::short_hex(b)
             ),
         }
     }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use msrp_reference::decode::Decoded;
-use msrp_reference::frame::{escape_bytes, FileHeader, Frame, Name};
+use msrp_reference::frame::{FileHeader, Frame, Name};
+use msrp_reference::text::escape_bytes;
 use sha2::Digest;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -20,11 +21,11 @@ use super::process::{ClientProcess, Exit};
 use super::sandbox::{Sandbox, Tree};
 use crate::record::ConnRecord;
 use crate::rules::{blame, Level};
-use crate::runner::conn::{describe_frame, short_hex};
 use crate::runner::matcher;
 use crate::runner::RunResult;
 use crate::scenario::content::{generate, sha256_of};
 use crate::verdict::{Failure, Outcome, Verdict};
+use msrp_reference::text::short_hex;
 
 /// How client scenarios are run.
 #[derive(Debug, Clone)]
@@ -657,7 +658,7 @@ impl Run<'_> {
             }
         };
         self.note(format!("{c} < {}", masked(&frame)));
-        let seen = describe_frame(&frame);
+        let seen = frame.to_string();
         let hex = Some(short_hex(&frame.to_bytes()));
         let bad = |rule: Option<&str>| StepErr::Mismatch {
             rule: rule.map(str::to_string),
@@ -913,7 +914,7 @@ impl Run<'_> {
             let re = driver
                 .show_regex("msg", &[("from", &from), ("text", &text)])
                 .ok_or_else(|| bad("msg"))?;
-            let shown = crate::runner::conn::clip(text.as_bytes());
+            let shown = msrp_reference::text::clip(text.as_bytes());
             patterns.push((format!("message from {from}: \"{shown}\""), re));
         }
         if let Some(names) = &o.list {
@@ -1120,7 +1121,7 @@ impl Run<'_> {
                     return Err(StepErr::Mismatch {
                         rule: None,
                         expected: format!("nothing from the client for {window:?}"),
-                        actual: describe_frame(&f),
+                        actual: f.to_string(),
                         hex,
                     });
                 }
@@ -1438,9 +1439,9 @@ fn masked(f: &Frame) -> String {
         Frame::File(h) if h.port != 0 => {
             let mut h = h.clone();
             h.port = 0;
-            describe_frame(&Frame::File(h)).replace("port=0", "port=*")
+            Frame::File(h).to_string().replace("port=0", "port=*")
         }
-        f => describe_frame(f),
+        f => f.to_string(),
     }
 }
 

@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use msrp_reference::decode::{DecodeError, Decoded, Decoder, Limits};
-use msrp_reference::frame::{escape_bytes, FileHeader, Frame};
+use msrp_reference::frame::{FileHeader, Frame};
 use msrp_reference::profile::legacy::{self, LegacyDecoder};
+use msrp_reference::text::short_hex;
 use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::record::{ConnRecord, Direction};
-use crate::scenario::content::spaced_hex;
 use crate::transcript::ConnLog;
 
 /// How a connection ended, as seen by the harness.
@@ -64,14 +64,14 @@ impl Seen {
     /// One line for humans: `MSG from="clt1" text="Hola"`.
     pub fn describe(&self) -> String {
         match self {
-            Seen::Frame(f) => describe_frame(f),
+            Seen::Frame(f) => f.to_string(),
             Seen::Relay {
                 header,
                 received,
                 cut,
                 ..
             } => {
-                let mut s = describe_frame(&Frame::File(header.clone()));
+                let mut s = Frame::File(header.clone()).to_string();
                 s.push_str(&format!(" + body {received} bytes"));
                 if let Some(c) = cut {
                     s.push_str(&format!(" (cut: {c})"));
@@ -121,43 +121,6 @@ pub fn server_bytes(f: &Frame, legacy: bool) -> Vec<u8> {
         }
     }
     f.to_bytes().to_vec()
-}
-
-/// Hex of at most 96 bytes, with the total when longer.
-pub fn short_hex(bytes: &[u8]) -> String {
-    if bytes.len() > 96 {
-        format!("{} … ({} bytes)", spaced_hex(&bytes[..96]), bytes.len())
-    } else {
-        spaced_hex(bytes)
-    }
-}
-
-/// A frame on one line.
-pub fn describe_frame(f: &Frame) -> String {
-    match f {
-        Frame::Msg { name, text } => format!("MSG name=\"{name}\" text=\"{}\"", clip(text)),
-        Frame::File(h) => format!(
-            "FILE name=\"{}\" filename=\"{}\" size={} port={} ip=\"{}\"",
-            h.name,
-            escape_bytes(&h.filename),
-            h.size,
-            h.port,
-            escape_bytes(&h.ip)
-        ),
-        Frame::ListRequest => "LIST".into(),
-        Frame::ListReply { text } => format!("LIST text=\"{}\"", clip(text)),
-        Frame::Ack { filename } => format!("ACK filename=\"{}\"", escape_bytes(filename)),
-        Frame::Error { text } => format!("ERROR text=\"{}\"", clip(text)),
-    }
-}
-
-/// Escaped text, shortened past 200 bytes.
-pub fn clip(text: &[u8]) -> String {
-    if text.len() > 200 {
-        format!("{}…({} bytes)", escape_bytes(&text[..200]), text.len())
-    } else {
-        escape_bytes(text)
-    }
 }
 
 /// A harness connection.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use msrp_reference::frame::{escape_bytes, Frame, Name, Reason};
+use msrp_reference::frame::{Frame, Name, Reason};
 use tokio::time::Instant;
 
 use super::conn::Seen;
@@ -78,7 +78,10 @@ impl ScenarioRun<'_> {
                     .map(|n| self.wire_name(n))
                     .collect::<Result<Vec<_>, _>>()?;
                 let text = msrp_reference::list::build(wire.iter().map(|n| n.as_bytes()));
-                let want = format!("LIST text=\"{}\"", escape_bytes(&text));
+                let want = Frame::ListReply {
+                    text: text.clone().into(),
+                }
+                .to_string();
                 match &seen {
                     Seen::Frame(Frame::ListReply { text: got }) if got[..] == text[..] => {}
                     _ => return Err(StepError::mismatch(want, &seen)),

@@ -1,6 +1,6 @@
 //! Field matchers of `expect` steps.
 
-use msrp_reference::frame::escape_bytes;
+use msrp_reference::text::escape_bytes;
 
 use crate::scenario::{MatchRule, Matcher};
 

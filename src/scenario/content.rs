@@ -46,18 +46,6 @@ pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     hex::decode(&compact).map_err(|e| format!("bad hex \"{s}\": {e}"))
 }
 
-/// Hex with a space between bytes, for people.
-pub fn spaced_hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 3);
-    for (i, b) in bytes.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +65,5 @@ mod tests {
     fn hex_round_trip() {
         assert_eq!(parse_hex("00 01\n ab").unwrap(), vec![0, 1, 0xab]);
         assert!(parse_hex("0g").is_err());
-        assert_eq!(spaced_hex(&[0, 1, 0xab]), "00 01 ab");
     }
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::runner::conn::short_hex;
+use msrp_reference::text::short_hex;
 
 /// The name the preflight logs in with: printable, and unlike any scenario's names.
 const PROBE_NAME: &[u8; 4] = b"~pfl";

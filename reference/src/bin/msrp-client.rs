@@ -13,7 +13,7 @@ use msrp_reference::client::terminal;
 use msrp_reference::client::{
     fetch_p2p, serve_p2p, Client, ClientError, ClientSender, Download, DownloadDir, Event,
 };
-use msrp_reference::frame::escape_bytes;
+use msrp_reference::text::escape_bytes;
 use msrp_reference::{FileHeader, Name, Profile};
 use tokio::task::JoinSet;
 

@@ -435,7 +435,7 @@ pub async fn fetch_p2p(
         .ok_or_else(|| {
             ClientError::P2p(format!(
                 "the offer's address \"{}\" is not an IP address",
-                crate::frame::escape_bytes(&offer.ip)
+                crate::text::escape_bytes(&offer.ip)
             ))
         })?;
     let port =

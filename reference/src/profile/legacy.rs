@@ -16,10 +16,11 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::decode::{check_filename, DecodeError, Decoded, Direction, Limits};
 use crate::frame::{
-    escape_bytes, FileHeader, Frame, Name, Reason, MAX_FILENAME, MAX_IP, OP_ACK, OP_ERROR, OP_FILE,
-    OP_LIST, OP_MSG,
+    FileHeader, Frame, Name, Reason, MAX_FILENAME, MAX_IP, OP_ACK, OP_ERROR, OP_FILE, OP_LIST,
+    OP_MSG,
 };
 use crate::list::HEADER;
+use crate::text::escape_bytes;
 
 /// The size of the read buffer every circulating implementation uses: a client frame must fit
 /// in it (LEG-2), and a relayed FILE header is padded to exactly this block (LEG-8).
@@ -88,6 +89,12 @@ fn check_fits(bytes: Vec<u8>) -> Result<Bytes, EncodeError> {
 
 /// The ASCII header fields of a FILE frame after the opcode: `TO FILENAME SIZE` (relay) or
 /// `TO FILENAME SIZE PORT IP` (P2P) (LEG-5, LEG-8).
+/// Where a P2P header's decimal port starts in its legacy encoding, counted from the opcode:
+/// `opcode[2] NAME ' ' FILENAME ' ' SIZE ' '` come before it (LEG-5).
+pub fn file_port_offset(h: &FileHeader) -> usize {
+    2 + h.name.len() + 1 + h.filename.len() + 1 + h.size.to_string().len() + 1
+}
+
 fn file_fields(h: &FileHeader) -> Result<Vec<u8>, EncodeError> {
     check_name_field(&h.name)?;
     if h.filename.is_empty() || h.filename.contains(&b' ') || h.filename.contains(&0) {

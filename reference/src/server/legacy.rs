@@ -23,8 +23,9 @@ use super::outbox::{outbox, BodySender, Outbox};
 use super::roster::{AckRoute, ConnId, LoginRefused};
 use super::Shared;
 use crate::decode::{DecodeError, Decoded, Limits};
-use crate::frame::{escape_bytes, FileHeader, Frame, Name, Reason};
+use crate::frame::{FileHeader, Frame, Name, Reason};
 use crate::profile::legacy::{closes_connection, encode_server, LegacyDecoder};
+use crate::text::escape_bytes;
 
 /// Least time between two writes to one client: a receiver of the dialect frames by read,
 /// so frames queued back to back (say, behind a relayed body) are written apart (LEG-12).

@@ -376,13 +376,13 @@ impl Session {
                         Reason::UnexpectedAck,
                         format!(
                             "no transfer of \"{}\" to {me} awaits an ACK",
-                            crate::frame::escape_bytes(&filename)
+                            crate::text::escape_bytes(&filename)
                         ),
                     ),
                 }
             }
             Frame::Error { text } => {
-                tracing::debug!(%me, text = %crate::frame::escape_bytes(&text), "client sent ERROR (ignored, ERR-3)");
+                tracing::debug!(%me, text = %crate::text::escape_bytes(&text), "client sent ERROR (ignored, ERR-3)");
             }
             Frame::ListReply { .. } => unreachable!("client decoders yield ListRequest"),
         }
