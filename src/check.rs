@@ -70,45 +70,6 @@ pub enum Target {
     },
 }
 
-/// The settings a scenario needs that a remote target was not declared to have.
-pub fn unmet_settings(
-    needed: &ServerSettings,
-    declared: &BTreeMap<String, String>,
-) -> Option<String> {
-    let mut missing = Vec::new();
-    let mut check = |key: &str, want: Option<String>, default: Option<&str>| {
-        let Some(want) = want else { return };
-        match declared.get(key).map(String::as_str).or(default) {
-            Some(have) if same_value(have, &want) => {}
-            Some(have) => missing.push(format!("{key}={want} (the target has {have})")),
-            None => missing.push(format!("{key}={want} (declare it with --server-setting {key}={want} if the target is configured so)")),
-        }
-    };
-    check(
-        "max-clients",
-        needed.max_clients.map(|v| v.to_string()),
-        None,
-    );
-    check(
-        "max-text",
-        needed.max_text.map(|v| v.to_string()),
-        Some("65535"),
-    );
-    check(
-        "handshake-timeout",
-        needed.handshake_timeout.map(|v| v.to_string()),
-        None,
-    );
-    (!missing.is_empty()).then(|| format!("needs {}", missing.join(", ")))
-}
-
-fn same_value(a: &str, b: &str) -> bool {
-    match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(x), Ok(y)) => (x - y).abs() < 1e-9,
-        _ => a == b,
-    }
-}
-
 /// The embedded server's configuration for a scenario.
 pub fn embedded_config(base: &ServerConfig, s: &ServerSettings) -> ServerConfig {
     let mut c = base.clone();
@@ -167,7 +128,7 @@ pub async fn run_all(
     match target {
         Target::Remote { addr, settings } => {
             for sc in &scenarios {
-                let result = match unmet_settings(&sc.file.server, settings) {
+                let result = match crate::settings::unmet(&sc.file.server, settings) {
                     Some(reason) => skipped(sc, reason),
                     None => {
                         let r = Box::pin(run_scenario(sc, *addr, opts)).await;

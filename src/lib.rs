@@ -20,6 +20,7 @@ pub mod rootcause;
 pub mod rules;
 pub mod runner;
 pub mod scenario;
+pub mod settings;
 pub mod sim;
 pub mod snapshot;
 pub mod target;

@@ -1,7 +1,6 @@
 //! `msrp-check`: replays conformance scenarios against an MSRP server and says, rule by rule,
 //! where it departs from the strict profile (SPEC.md).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -386,18 +385,10 @@ fn main() -> ExitCode {
     if let Some(command) = &args.client {
         return client_mode(&args, command, selection);
     }
-    let mut settings = BTreeMap::new();
-    for s in &args.server_setting {
-        let Some((k, v)) = s.split_once('=') else {
-            return usage_error(format!("--server-setting \"{s}\": expected KEY=VALUE"));
-        };
-        if !["max-clients", "max-text", "handshake-timeout"].contains(&k) {
-            return usage_error(format!(
-                "--server-setting: unknown key \"{k}\" (max-clients, max-text, handshake-timeout)"
-            ));
-        }
-        settings.insert(k.to_string(), v.to_string());
-    }
+    let settings = match msrp::settings::parse_declared(&args.server_setting) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
 
     let (all, load_errors) = load_all(&args.paths);
     for e in &load_errors {

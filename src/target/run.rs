@@ -13,10 +13,11 @@ use std::time::{Duration, SystemTime};
 use super::preflight::{preflight, Answer};
 use super::process::{format_tail, Exit, TargetProcess};
 use super::{TargetSource, TargetSpec};
-use crate::check::{errored, skipped, unmet_settings, wait_names_freed};
+use crate::check::{errored, skipped, wait_names_freed};
 use crate::rules::{rule, Level};
 use crate::runner::{run_scenario, RunOptions, RunResult};
 use crate::scenario::Scenario;
+use crate::settings::unmet as unmet_settings;
 use crate::verdict::{Failure, Verdict};
 
 /// The prefix of the reason of a scenario that could not run because the target was gone.
