@@ -1,5 +1,6 @@
 //! Reports of a run: a human one (colour on a terminal, `NO_COLOR` honoured), JSON, JUnit.
 
+pub mod coverage;
 pub mod html;
 mod human;
 mod junit;
