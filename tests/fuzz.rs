@@ -5,45 +5,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Builds the fixture once with `cc`; a missing compiler fails the test, it does not skip it.
-fn fixture() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/fixtures/thread_server.c");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz_thread_server");
-        let status = Command::new("cc")
-            .args(["-O1", "-pthread", "-fstack-protector-all", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .unwrap_or_else(|e| {
-                panic!("this test needs a C compiler: `cc` could not be run ({e}); install gcc or build-essential")
-            });
-        assert!(status.success(), "cc failed to build {}", src.display());
-        out
-    })
-}
-
-fn check(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_msrp-check"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("run msrp-check")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod support;
+use support::{check, tempdir, text, thread_server};
 
 /// Every connection's bytes, in accept order.
 type Recordings = Arc<Mutex<Vec<Arc<Mutex<Vec<u8>>>>>>;
@@ -119,18 +85,10 @@ fn replaying_one_case_twice_sends_the_same_bytes() {
     assert_ne!(dump("5"), dump("6"));
 }
 
-fn tempdir(tag: &str) -> PathBuf {
-    let d =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fuzz-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tempdir");
-    d
-}
-
 #[test]
 fn the_fixture_overrun_and_sigpipe_are_found_shrunk_and_replayed() {
     let dir = tempdir("fixture");
-    let cmd = format!("{} --port {{port}}", fixture().display());
+    let cmd = format!("{} --port {{port}}", thread_server().display());
     let o = check(&[
         "fuzz",
         "--server-cmd",
@@ -182,7 +140,7 @@ fn the_fixture_overrun_and_sigpipe_are_found_shrunk_and_replayed() {
 #[test]
 fn a_misrouted_delivery_is_found_by_the_model_oracle_and_replayed() {
     let dir = tempdir("model");
-    let cmd = format!("{} --port {{port}} --off-by-one", fixture().display());
+    let cmd = format!("{} --port {{port}} --off-by-one", thread_server().display());
     let o = check(&[
         "fuzz",
         "--server-cmd",
@@ -222,7 +180,7 @@ fn a_misrouted_delivery_is_found_by_the_model_oracle_and_replayed() {
 #[test]
 fn max_rss_finds_a_leak_and_refuses_a_bound_below_the_baseline() {
     let dir = tempdir("rss");
-    let cmd = format!("{} --port {{port}} --leak", fixture().display());
+    let cmd = format!("{} --port {{port}} --leak", thread_server().display());
     let run = |max: &str| {
         check(&[
             "fuzz",

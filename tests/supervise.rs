@@ -4,49 +4,15 @@
 //! a mute one; commands that cannot start; several targets at once.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Builds the fixture once with `cc`; a missing compiler fails the tests, it does not skip
-/// them.
-fn fixture() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/fixtures/thread_server.c");
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("thread_server");
-        let status = Command::new("cc")
-            .args(["-O1", "-pthread", "-fstack-protector-all", "-o"])
-            .arg(&out)
-            .arg(&src)
-            .status()
-            .unwrap_or_else(|e| {
-                panic!("these tests need a C compiler: `cc` could not be run ({e}); install gcc or build-essential")
-            });
-        assert!(status.success(), "cc failed to build {}", src.display());
-        out
-    })
-}
-
-fn check(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_msrp-check"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("run msrp-check")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod support;
+use support::{check, text, thread_server};
 
 fn fixture_cmd(extra: &str) -> String {
-    format!("{} --port {{port}}{extra}", fixture().display())
+    format!("{} --port {{port}}{extra}", thread_server().display())
 }
 
 /// A scenario's block in the human report: its verdict line and the indented lines under it.
@@ -131,7 +97,7 @@ fn free_port() -> u16 {
 
 /// Starts the fixture ourselves and waits until it listens.
 fn start_fixture(port: u16) -> Child {
-    let mut child = Command::new(fixture())
+    let mut child = Command::new(thread_server())
         .args(["--port", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -253,7 +219,7 @@ fn commands_that_cannot_serve_get_a_clear_error_and_exit_2() {
     let other = free_port();
     let o = check(&[
         "--server-cmd",
-        &format!("{} --port {other} {{port}}", fixture().display()).replace(" {port}", ""),
+        &format!("{} --port {other} {{port}}", thread_server().display()).replace(" {port}", ""),
         "--target",
         &format!("127.0.0.1:{}", free_port()),
         "--start-timeout",
@@ -381,7 +347,7 @@ fn fixed_port_commands_take_turns_and_restart_each_gives_every_scenario_a_fresh_
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("supervise-fixed");
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
-    let cmd = format!("{} --port {port}", fixture().display());
+    let cmd = format!("{} --port {port}", thread_server().display());
     let file = dir.join("fixed.txt");
     std::fs::write(
         &file,
@@ -411,7 +377,7 @@ fn fixed_port_commands_take_turns_and_restart_each_gives_every_scenario_a_fresh_
 fn a_target_that_stops_answering_midway_is_caught_by_the_liveness_check() {
     // Without a command: the rest is one not-run line.
     let port = free_port();
-    let mut child = Command::new(fixture())
+    let mut child = Command::new(thread_server())
         .args(["--port", &port.to_string(), "--mute-after", "8"])
         .stdout(Stdio::null())
         .spawn()
