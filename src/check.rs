@@ -17,8 +17,12 @@ use crate::verdict::{Outcome, Verdict};
 /// Which scenarios to run: `--only`/`--exclude` globs over scenario ids and rule IDs, `--tag`.
 #[derive(Debug, Default, Clone)]
 pub struct Selection {
+    /// Globs (`--only`); a scenario is run if its id or one of its rule IDs matches one. Empty:
+    /// every scenario.
     pub only: Vec<glob::Pattern>,
+    /// Globs (`--exclude`); a scenario whose id or a rule ID matches one is left out.
     pub exclude: Vec<glob::Pattern>,
+    /// Tags (`--tag`); a scenario is run if it has one of them. Empty: any tags.
     pub tags: Vec<String>,
 }
 
@@ -51,6 +55,7 @@ impl Selection {
             .any(|p| p.matches(&sc.file.id) || sc.file.rules.iter().any(|r| p.matches(r)))
     }
 
+    /// Whether `sc` is run under this selection.
     pub fn selects(&self, sc: &Scenario) -> bool {
         (self.only.is_empty() || Selection::hit(&self.only, sc))
             && !Selection::hit(&self.exclude, sc)
@@ -62,10 +67,18 @@ impl Selection {
 #[derive(Debug, Clone)]
 pub enum Target {
     /// A fresh reference server per scenario, configured as the scenario asks.
-    Embedded { base: ServerConfig, jobs: usize },
+    Embedded {
+        /// The configuration every scenario's `server:` settings are applied over.
+        base: ServerConfig,
+        /// How many scenarios run at once (`-j`).
+        jobs: usize,
+    },
     /// A server someone else runs, with the settings its operator declared.
     Remote {
+        /// The target's address.
         addr: SocketAddr,
+        /// Settings the operator declared with `--server-setting KEY=VALUE` (`max-clients`,
+        /// `max-text`, `handshake-timeout`).
         settings: BTreeMap<String, String>,
     },
 }

@@ -17,8 +17,11 @@ pub const LEGACY_NOTE: &str =
 /// A note about a target's dialect, for the JSON report.
 #[derive(Debug, Clone, Serialize)]
 pub struct DialectNote {
+    /// The target's label (its address or server command) as the report names it.
     pub target: String,
+    /// The dialect recognised; always `legacy` today.
     pub dialect: &'static str,
+    /// The sentence the report prints ([`LEGACY_NOTE`]).
     pub note: &'static str,
 }
 

@@ -8,6 +8,8 @@
 //! - [`rootcause`], [`grade`]: failures grouped by first departure; many targets at once.
 //! - [`target`]: servers msrp-check starts and supervises, preflight, deaths and restarts.
 
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod client_mode;
 pub mod dialect;

@@ -23,16 +23,23 @@ const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 /// Why a pcap could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum PcapError {
+    /// The file could not be created or written.
     #[error("{path}: {source}")]
     Io {
+        /// The pcap file.
         path: String,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// The pcap writer refused a packet or header.
     #[error("{path}: {source}")]
     Pcap {
+        /// The pcap file.
         path: String,
+        /// What the pcap library said.
         source: pcap_file::PcapError,
     },
+    /// Serialising a packet's headers failed; the text is etherparse's error.
     #[error("building a packet: {0}")]
     Build(String),
 }

@@ -36,14 +36,20 @@ pub enum Direction {
 pub enum RecordEvent {
     /// One write (Out) or one read (In).
     Data {
+        /// When it happened, since the scenario started.
         at: Duration,
+        /// `Out` for a write of the harness, `In` for a read.
         dir: Direction,
+        /// The bytes written or read, exactly.
         bytes: Bytes,
     },
     /// The connection closed; `by_peer` says who closed, `reset` whether it was an RST.
     Close {
+        /// When it happened, since the scenario started.
         at: Duration,
+        /// True when the target closed, false when the harness did.
         by_peer: bool,
+        /// True for a reset (RST), false for a FIN.
         reset: bool,
     },
 }
@@ -53,14 +59,19 @@ pub enum RecordEvent {
 pub struct ConnRecord {
     /// What the connection was: a client's logical name, or `alice->bob p2p`.
     pub label: String,
+    /// The harness's end of the connection, once connected.
     pub local: Option<SocketAddr>,
+    /// The target's (or P2P peer's) end of the connection, once connected.
     pub peer: Option<SocketAddr>,
     /// Whether the harness accepted it (P2P side connections) rather than connected.
     pub accepted: bool,
     start: Instant,
     budget: RecordBudget,
+    /// When the connection was opened, since the scenario started.
     pub opened_at: Duration,
+    /// Writes, reads and the close, in the order they happened (up to the caps).
     pub events: Vec<RecordEvent>,
+    /// Bytes kept in `events`, at most [`RECORD_CAP`].
     pub kept: usize,
     /// Bytes seen beyond [`RECORD_CAP`].
     pub dropped: u64,
@@ -88,11 +99,14 @@ impl ConnRecord {
         }
     }
 
+    /// Records both ends of the connection once it is established.
     pub fn set_addrs(&mut self, local: SocketAddr, peer: SocketAddr) {
         self.local = Some(local);
         self.peer = Some(peer);
     }
 
+    /// Records one write (`Out`) or one read (`In`); beyond [`RECORD_CAP`] for this connection or
+    /// [`SCENARIO_RECORD_CAP`] for the scenario, the bytes are only counted in `dropped`.
     pub fn push(&mut self, dir: Direction, bytes: &[u8]) {
         use std::sync::atomic::Ordering;
         let n = bytes.len();
@@ -117,10 +131,14 @@ impl ConnRecord {
         });
     }
 
+    /// Records that the target closed the connection (`reset`: with an RST); only the first close
+    /// counts.
     pub fn close_by_peer(&mut self, reset: bool) {
         self.close(true, reset);
     }
 
+    /// Records that the harness closed the connection (`reset`: with an RST); only the first close
+    /// counts.
     pub fn close_by_us(&mut self, reset: bool) {
         self.close(false, reset);
     }

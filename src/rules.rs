@@ -37,8 +37,11 @@ impl Level {
 /// One rule of the profile.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Rule {
+    /// The rule's ID as SPEC.md writes it (`MSG-2`, `LEG-8`).
     pub id: &'static str,
+    /// MUST or SHOULD.
     pub level: Level,
+    /// One-line statement of what the rule demands, as reports print it.
     pub statement: &'static str,
 }
 
@@ -140,6 +143,7 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
 /// that rule (`restates`).
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Decision {
+    /// The decision's ID as SPEC.md §4 writes it (`DEC-4`).
     pub id: &'static str,
     /// The rule(s) the decision reads, for reports ("the profile is silent on …").
     pub reads: &'static str,

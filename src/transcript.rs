@@ -41,10 +41,14 @@ impl RunContext {
         }
     }
 
+    /// Sets the 1-based step that later entries belong to (one past the last step for what happens
+    /// at the end of the run).
     pub fn set_step(&self, step: usize) {
         self.step.store(step, Ordering::Relaxed);
     }
 
+    /// Adds a port the harness chose for a P2P offer, which transcripts show masked so that they do
+    /// not depend on the run.
     pub fn mask_port(&self, port: u32) {
         if let Ok(mut m) = self.masked_ports.lock() {
             m.insert(port);
@@ -62,13 +66,22 @@ impl RunContext {
 /// One transcript line (and its hex).
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The 1-based step that wrote or consumed the frame; one past the last step for the end of the
+    /// run.
     pub step: usize,
+    /// Order within a step, set by steps whose connections act concurrently (sorted before `conn`).
     pub phase: u8,
+    /// The connection's number in the run, in the order connections were opened.
     pub conn: usize,
+    /// Order of the entry on its connection.
     pub seq: usize,
+    /// The connection's label: the client's logical name, or the P2P side connection.
     pub label: String,
+    /// `>` for bytes the harness wrote, `<` for what it consumed, `x` for a close.
     pub arrow: &'static str,
+    /// The frame decoded on one line, or a note (a body summary, a close, a deadline).
     pub line: String,
+    /// The frame's bytes in hex (clipped), shown beneath the line.
     pub hex: Option<String>,
 }
 
@@ -96,10 +109,13 @@ pub struct ConnLog {
     out_buf: BytesMut,
     out_broken: bool,
     out_body: Option<BodyTally>,
+    /// The lines this connection contributed, in the order they were made.
     pub entries: Vec<Entry>,
 }
 
 impl ConnLog {
+    /// A log for a new connection called `label` (a client's logical name), numbered after the
+    /// connections opened before it in the run.
     pub fn new(ctx: &RunContext, label: &str) -> ConnLog {
         ConnLog {
             ctx: ctx.clone(),

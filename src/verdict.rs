@@ -21,6 +21,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// How reports and the JSON output name the verdict: `pass`, `warn`, `skip`, `fail`, `error`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
@@ -37,14 +38,18 @@ impl Verdict {
 pub struct Failure {
     /// 1-based step number and its line in the scenario file.
     pub step: usize,
+    /// 1-based line of that step in the scenario file.
     pub line: usize,
     /// The rule broken, or the decision (`DEC-n`) departed from when `level` is
     /// [`Level::Decision`].
     pub rule: String,
+    /// The rule's level: a `Must` departure fails, a `Should` or `Decision` one warns.
     pub level: Level,
     /// The rule's (or decision's) one-line statement.
     pub statement: String,
+    /// What the profile (or the decision) demanded at this step, in words.
     pub expected: String,
+    /// What arrived instead (a frame, a close, silence), in words.
     pub actual: String,
     /// The actual bytes, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,13 +69,22 @@ impl Failure {
 /// One scenario's line in a report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
+    /// The scenario's id (`msg-basic`).
     pub id: String,
+    /// The scenario's one-line title.
     pub title: String,
+    /// Path of the scenario file, as it was found from the command line.
     pub file: String,
+    /// The rule IDs the scenario lists; the first is blamed by default.
     pub rules: Vec<String>,
+    /// The scenario's tags.
     pub tags: Vec<String>,
+    /// How the scenario ended.
     pub verdict: Verdict,
+    /// Wall-clock duration of the run, seconds.
     pub seconds: f64,
+    /// The departure that decided the verdict: the failing step, or the first warning; `None` for a
+    /// pass, a skip, or an error before any step departed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     /// Why a scenario was skipped or could not run.
@@ -92,14 +106,20 @@ pub struct Outcome {
 /// Counts of a run.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Totals {
+    /// Scenarios that passed.
     pub passed: usize,
+    /// Scenarios that broke a MUST rule.
     pub failed: usize,
+    /// Scenarios that only warned (a SHOULD rule or a decision).
     pub warned: usize,
+    /// Scenarios not run (a setting the target lacks, a profile they do not apply to).
     pub skipped: usize,
+    /// Scenarios that could not run (load errors, unreachable target, harness problems).
     pub errors: usize,
 }
 
 impl Totals {
+    /// Counts the verdicts of `outcomes`.
     pub fn of(outcomes: &[Outcome]) -> Totals {
         let mut t = Totals::default();
         for o in outcomes {

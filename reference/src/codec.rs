@@ -9,8 +9,10 @@ use crate::frame::Frame;
 /// Error of the codec: the stream broke a rule, or the socket failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
+    /// The stream broke a rule of the profile and cannot be decoded further.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// The socket failed, or the stream ended inside an item (`UnexpectedEof`).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }

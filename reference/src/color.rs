@@ -19,7 +19,9 @@ use std::io::IsTerminal;
 /// An output stream of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
+    /// Standard output.
     Stdout,
+    /// Standard error.
     Stderr,
 }
 
@@ -36,9 +38,13 @@ impl Stream {
 /// touching the process's own environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ColorEnv {
+    /// `CLICOLOR_FORCE`: anything but `0` forces colour, even into a file or pipe.
     pub clicolor_force: Option<String>,
+    /// `NO_COLOR`: not empty turns colour off (<https://no-color.org>).
     pub no_color: Option<String>,
+    /// `CLICOLOR`: `0` turns colour off.
     pub clicolor: Option<String>,
+    /// `TERM`: unset or `dumb` means the terminal takes no control sequences.
     pub term: Option<String>,
 }
 

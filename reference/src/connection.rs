@@ -29,6 +29,7 @@ pub enum ReadError {
     /// The peer closed in the middle of a frame or a body.
     #[error("connection closed inside a {0}")]
     Truncated(&'static str),
+    /// The socket failed.
     #[error("i/o: {0}")]
     Io(#[from] io::Error),
     /// The peer began a frame or a relayed body and sent nothing more for this long

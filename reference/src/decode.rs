@@ -49,7 +49,12 @@ pub enum Decoded {
     /// A complete frame. A relay-mode FILE header is followed by its body as [`Decoded::Body`].
     Frame(Frame),
     /// A run of relayed body bytes; `remaining` is how many body bytes are still to come.
-    Body { data: Bytes, remaining: u64 },
+    Body {
+        /// Body bytes, in whatever segmentation they arrived (DEC-10).
+        data: Bytes,
+        /// Body bytes still to come after `data`; 0 on the last run of the body.
+        remaining: u64,
+    },
 }
 
 /// Why a byte stream cannot be decoded any further. The stream is unrecoverable after it.

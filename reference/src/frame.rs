@@ -134,9 +134,18 @@ impl fmt::Debug for Name {
 pub struct FileHeader {
     /// Recipient (client → server) or sender (server → client).
     pub name: Name,
+    /// The file's name, 1..=255 bytes without `/`, `\` or `0x00` and not `.` or `..` when valid
+    /// (FILE-6); kept as received, terminator excluded.
     pub filename: Bytes,
+    /// The body's length in bytes; any `u64` (DEC-16). In relay mode exactly this many bytes follow
+    /// the header.
     pub size: u64,
+    /// `0` for relay mode (FILE-2), else the TCP port the sender listens on for the P2P transfer
+    /// (FILE-4); above 65 535 is `malformed`.
     pub port: u32,
+    /// Textual IPv4 or IPv6 address of at most 45 bytes, terminator excluded (FILE-1): empty in
+    /// relay mode; in P2P mode the sender's claim, replaced by the server with the address it sees
+    /// (FILE-5, DEC-6).
     pub ip: Bytes,
 }
 
@@ -158,18 +167,35 @@ impl FileHeader {
 pub enum Frame {
     /// `0x0001 | name[4] | text 0x00` — name is the recipient (client → server) or the sender
     /// (server → client).
-    Msg { name: Name, text: Bytes },
+    Msg {
+        /// Recipient (client → server, MSG-1) or sender (server → recipient, MSG-2).
+        name: Name,
+        /// The message bytes, terminator excluded; may be empty (MSG-3), at most the text limit
+        /// (LIM-1).
+        text: Bytes,
+    },
     /// `0x0002 | name[4] | filename 0x00 | size u64 | port u32 | ip 0x00`; in relay mode
     /// `size` body bytes follow, which the decoder hands out separately.
     File(FileHeader),
     /// `0x0003` alone: a client asks for the client list.
     ListRequest,
     /// `0x0003 | text 0x00`: the server's client list (LIST-2).
-    ListReply { text: Bytes },
+    ListReply {
+        /// `Lista de clientes:\n` followed by `Cliente {i}: {name}\n` per connected client,
+        /// terminator excluded.
+        text: Bytes,
+    },
     /// `0x0004 | filename 0x00`.
-    Ack { filename: Bytes },
+    Ack {
+        /// The acknowledged file's name, terminator excluded; at most 255 bytes (DEC-4).
+        filename: Bytes,
+    },
     /// `0x0005 | text 0x00`, text = `reason: detail` when the server sends it (ERR-1).
-    Error { text: Bytes },
+    Error {
+        /// The error text, terminator excluded: `reason: detail` from the server (ERR-1), free-form
+        /// from a client (ERR-3).
+        text: Bytes,
+    },
 }
 
 impl Frame {
@@ -257,14 +283,25 @@ fn put_cstring(dst: &mut BytesMut, s: &[u8]) {
 /// The reason token that starts every server ERROR text (ERR-1).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Reason {
+    /// `bad-name`: the 4 login bytes are not a valid name (NAME-3); closed.
     BadName,
+    /// `name-taken`: a connected client holds the name (NAME-4); the new connection is closed.
     NameTaken,
+    /// `server-full`: the server is at its client limit (CONN-2); closed.
     ServerFull,
+    /// `unknown-recipient`: MSG or FILE to a name that is not connected (MSG-4, FILE-7); stays
+    /// open.
     UnknownRecipient,
+    /// `bad-opcode`: opcode 0, or 6 and above (ERR-2); closed.
     BadOpcode,
+    /// `malformed`: an invalid filename, `ip` over 45 bytes, `port` over 65 535 or an ACK filename
+    /// over 255 bytes (FILE-1, FILE-4, FILE-6, DEC-4); closed.
     Malformed,
+    /// `too-large`: a MSG or client ERROR text over the text limit (LIM-1, DEC-5); closed.
     TooLarge,
+    /// `unexpected-ack`: an ACK that matches no pending transfer (ACK-3); stays open.
     UnexpectedAck,
+    /// `transfer-aborted`: the recipient left during a relayed body (FILE-8); stays open.
     TransferAborted,
 }
 

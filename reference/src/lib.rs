@@ -11,6 +11,8 @@
 //! - [`client`]: the reference client library.
 //! - [`shell`]: shell completions and man pages from the binaries' clap definitions.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod codec;
 pub mod color;

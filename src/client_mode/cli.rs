@@ -17,22 +17,40 @@ use crate::verdict::{Outcome, Totals, Verdict};
 /// What the binary parsed for a client run.
 #[derive(Debug, Clone)]
 pub struct ClientCli {
+    /// The `--client` command template that starts one client (`{host}`, `{port}`, `{name}`,
+    /// `{download_dir}`).
     pub command: String,
+    /// The `--driver` file; `None` for the built-in `msrp-client` driver.
     pub driver: Option<PathBuf>,
+    /// The `--profile` name (`strict`; client mode has no other yet).
     pub profile: String,
+    /// Client scenario files and folders to load.
     pub paths: Vec<PathBuf>,
+    /// `--only`, `--exclude` and `--tag`.
     pub selection: Selection,
+    /// Default wait of a step (`--timeout`).
     pub timeout: Duration,
+    /// `--strict`: warnings fail the run.
     pub strict: bool,
+    /// Scenarios run at once (`-j`; default twice the number of CPUs).
     pub jobs: usize,
+    /// `--format json`: print the JSON report instead of the human one.
     pub json: bool,
+    /// `--list`: print what would run, run nothing.
     pub list: bool,
+    /// `--coverage`: print the scenarios per rule; exit 1 if a MUST rule has none.
     pub coverage: bool,
+    /// `--junit FILE`: also write a JUnit XML report there.
     pub junit: Option<PathBuf>,
+    /// `--pcap-dir`: write a capture of every run there, `ID.pcap`.
     pub pcap_dir: Option<PathBuf>,
+    /// `--transcript-dir`: write the transcript of every run there, `ID.txt`.
     pub transcript_dir: Option<PathBuf>,
+    /// `--snapshots`: compare every transcript with the approved snapshot in this folder.
     pub snapshots: Option<PathBuf>,
+    /// `--strict-transcript`: a transcript that differs from its snapshot fails the scenario.
     pub strict_transcript: bool,
+    /// `--html`: write the static HTML report into this folder.
     pub html: Option<PathBuf>,
 }
 

@@ -13,8 +13,11 @@ pub const MSRP_CLIENT_DRIVER: &str = include_str!("../../drivers/msrp-client.yam
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct DriverError {
+    /// The driver file.
     pub path: PathBuf,
+    /// 1-based line of the offending key, when known.
     pub line: Option<usize>,
+    /// What is wrong, for the person who wrote the driver.
     pub message: String,
 }
 
@@ -77,9 +80,13 @@ fn outbox() -> String {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Actions {
+    /// Line that sends a message; placeholders `{to}` and `{text}`.
     pub msg: Option<String>,
+    /// Line that sends a file in relay mode; placeholders `{to}`, `{path}`, `{file}`.
     pub send_relay: Option<String>,
+    /// Line that offers a file by P2P; placeholders `{to}`, `{path}`, `{file}`.
     pub send_p2p: Option<String>,
+    /// Line that asks for the client list; no placeholders.
     pub list: Option<String>,
     /// Without it, the client is told to quit by closing its standard input.
     pub quit: Option<String>,
@@ -100,7 +107,9 @@ pub struct Show {
 /// A loaded driver.
 #[derive(Debug, Clone)]
 pub struct Driver {
+    /// The file it was loaded from (`drivers/msrp-client.yaml` for the built-in one).
     pub path: PathBuf,
+    /// Its parsed and checked contents.
     pub file: DriverFile,
 }
 

@@ -12,9 +12,11 @@ use crate::scenario::{
 /// A loaded and checked client scenario.
 #[derive(Debug, Clone)]
 pub struct ClientScenario {
+    /// The file it was loaded from.
     pub path: PathBuf,
     /// The file's text, for reports.
     pub source: String,
+    /// The parsed file, as written.
     pub file: ClientScenarioFile,
     /// 1-based line of each step.
     pub step_lines: Vec<usize>,

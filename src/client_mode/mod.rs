@@ -37,10 +37,19 @@ pub fn selects(sel: &Selection, sc: &ClientScenario) -> bool {
 /// Why a client run cannot start at all (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// The `--client` command template cannot be used (empty, unknown placeholder, unbalanced
+    /// quotes, program not found).
     #[error("--client \"{command}\": {message}")]
-    Command { command: String, message: String },
+    Command {
+        /// The template as given.
+        command: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The driver file cannot be loaded or is invalid.
     #[error("{0}")]
     Driver(#[from] DriverError),
+    /// The profile asked for is not available in client mode, or not the driver's.
     #[error("{0}")]
     Profile(String),
 }

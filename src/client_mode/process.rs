@@ -20,11 +20,16 @@ const STDERR_TAIL: usize = 8 * 1024;
 /// Why a client could not be started or driven.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
+    /// The shell (`sh -c`) that runs the client command could not be started.
     #[error("cannot start `{command}`: {source}")]
     Spawn {
+        /// The command line as it was run (placeholders filled in).
         command: String,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// A line could not be written to the client's standard input: it is closed, the write failed,
+    /// or the client did not read it in time; the text says which.
     #[error("cannot type on the client's standard input: {0}")]
     Stdin(String),
 }
@@ -32,7 +37,9 @@ pub enum ProcessError {
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
+    /// It exited with this status (`-1` when the system reported neither status nor signal).
     Code(i32),
+    /// It was killed by this signal number.
     Signal(i32),
 }
 

@@ -32,6 +32,7 @@ use msrp_reference::text::short_hex;
 pub struct ClientRunOptions {
     /// The command template (`{host}`, `{port}`, `{name}`, `{download_dir}`).
     pub command: String,
+    /// How to make the client act and how it shows what it received.
     pub driver: Driver,
     /// Default wait of each step.
     pub timeout: Duration,

@@ -28,9 +28,13 @@ pub struct Sandbox {
 /// What one path of the tree was: kind, size, modification time and inode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
+    /// True for a directory.
     pub dir: bool,
+    /// Size, bytes.
     pub len: u64,
+    /// Last modification time, when the filesystem reports it.
     pub modified: Option<std::time::SystemTime>,
+    /// Inode number: a file replaced under the same name gets a new one.
     pub ino: u64,
 }
 

@@ -17,16 +17,37 @@ pub const MAX_CONNS: u8 = 16;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Open connection `conn` (nothing written yet: the login is a [`Action::Write`]).
-    Connect { conn: u8 },
+    Connect {
+        /// Index of the connection, below [`MAX_CONNS`].
+        conn: u8,
+    },
     /// One write of these bytes on `conn`.
-    Write { conn: u8, bytes: Vec<u8> },
+    Write {
+        /// Index of the connection.
+        conn: u8,
+        /// The bytes, written in one write.
+        bytes: Vec<u8>,
+    },
     /// Wait this many milliseconds (lets the target notice a close, or a login).
-    Pause { ms: u16 },
+    Pause {
+        /// Milliseconds to wait.
+        ms: u16,
+    },
     /// Close `conn`: a reset (RST) when `abrupt`, else a graceful close (FIN).
-    Close { conn: u8, abrupt: bool },
+    Close {
+        /// Index of the connection.
+        conn: u8,
+        /// True for a reset (RST), false for a graceful close (FIN).
+        abrupt: bool,
+    },
     /// Wait (at most the run's wait) until `conn` has received `frames` whole frames in all,
     /// as the profile's decoder counts them (a FILE counts once all its body is in).
-    Await { conn: u8, frames: u16 },
+    Await {
+        /// Index of the connection.
+        conn: u8,
+        /// Whole frames received on it since it opened.
+        frames: u16,
+    },
 }
 
 /// One line per action, as `msrp-check fuzz --dump` lists a case: `connect c0`,

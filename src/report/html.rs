@@ -14,7 +14,9 @@ use crate::verdict::{Outcome, Totals};
 
 /// One target's results, in scenario order.
 pub struct TargetResults<'a> {
+    /// The target's label, as column header and in page titles.
     pub name: String,
+    /// Its results, one per scenario in the order of the run's scenarios.
     pub results: &'a [RunResult],
     /// Where this target's pcaps were written, if they were.
     pub pcap_dir: Option<PathBuf>,
@@ -39,6 +41,8 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// The stylesheet inlined in every page (verdict colours, tables, diffs), so that reports open from
+/// disk.
 pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2330}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collapse;margin:8px 0}
 th,td{border:1px solid #d5d9e0;padding:4px 8px;text-align:left;vertical-align:top}

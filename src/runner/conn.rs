@@ -46,8 +46,11 @@ pub enum Seen {
     Frame(Frame),
     /// A relay FILE header and its body, read to the end (or as far as it came).
     Relay {
+        /// The FILE header as the target sent it.
         header: FileHeader,
+        /// Body bytes received, at most the header's `size`.
         received: u64,
+        /// SHA-256 of the body bytes received.
         sha256: [u8; 32],
         /// Set when the body stopped early: how.
         cut: Option<String>,
@@ -55,9 +58,18 @@ pub enum Seen {
     /// The connection ended.
     Closed(CloseKind),
     /// Nothing complete before the deadline; `partial` holds bytes of an unfinished frame.
-    Timeout { partial: Vec<u8> },
+    Timeout {
+        /// Bytes of a frame begun but not finished when the deadline passed (empty: nothing at
+        /// all).
+        partial: Vec<u8>,
+    },
     /// Bytes that are not a valid frame (ERR-1, ENC-*): the decoder's error and the bytes.
-    Garbage { error: DecodeError, bytes: Vec<u8> },
+    Garbage {
+        /// Why the bytes do not decode (its reason token and rule).
+        error: DecodeError,
+        /// The bytes buffered when decoding failed, for the report's hex.
+        bytes: Vec<u8>,
+    },
 }
 
 impl Seen {
@@ -135,7 +147,9 @@ pub struct Conn {
     /// after what `buf` holds.
     units: std::collections::VecDeque<BytesMut>,
     closed: Option<CloseKind>,
+    /// Every byte written and read on this connection, with times (pcaps).
     pub record: ConnRecord,
+    /// This connection's transcript lines.
     pub log: ConnLog,
 }
 

@@ -55,8 +55,11 @@ pub enum StepError {
     Mismatch {
         /// Rule to blame instead of the step's or scenario's default.
         rule: Option<String>,
+        /// What the step demanded, in words.
         expected: String,
+        /// What arrived instead, in words.
         actual: String,
+        /// The bytes that arrived instead, hex, when there were some.
         hex: Option<String>,
     },
     /// The step could not be carried out (unreachable target, harness limits).
@@ -113,6 +116,7 @@ type StepResult = Result<(), StepError>;
 /// Everything a scenario run produced.
 #[derive(Debug)]
 pub struct RunResult {
+    /// The scenario's verdict and, when it departed, where and how.
     pub outcome: Outcome,
     /// Every connection's recording, in the order they were opened.
     pub records: Vec<ConnRecord>,

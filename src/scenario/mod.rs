@@ -14,8 +14,11 @@ pub use model::*;
 /// A scenario file that could not be loaded, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct LoadError {
+    /// The scenario file.
     pub path: PathBuf,
+    /// 1-based line of the offending key or step, when known.
     pub line: Option<usize>,
+    /// What is wrong, for the person who wrote the scenario.
     pub message: String,
 }
 
@@ -31,12 +34,15 @@ impl fmt::Display for LoadError {
 /// A loaded and checked scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// The file it was loaded from.
     pub path: PathBuf,
     /// The file's text, for reports.
     pub source: String,
+    /// The parsed file, as written.
     pub file: ScenarioFile,
     /// 1-based line of each step in the file.
     pub step_lines: Vec<usize>,
+    /// Its clients resolved to wire names.
     pub clients: Clients,
 }
 
@@ -71,7 +77,9 @@ impl Scenario {
 /// its wire name, and every group with its members.
 #[derive(Debug, Clone, Default)]
 pub struct Clients {
+    /// Logical name (`ana`, `crowd.3`) → wire name, the login bytes.
     pub wire: BTreeMap<String, Vec<u8>>,
+    /// Group name → its members' logical names (`crowd.0`, `crowd.1`, …), in index order.
     pub groups: BTreeMap<String, Vec<String>>,
 }
 

@@ -6,15 +6,20 @@ use super::*;
 /// When a run stops scheduling operations.
 #[derive(Debug, Clone, Copy)]
 pub enum Stop {
+    /// After this long (`--duration`).
     After(Duration),
+    /// After this many operations have been scheduled (`--operations`).
     Operations(u64),
 }
 
 /// Relative weights of the operation kinds.
 #[derive(Debug, Clone, Copy)]
 pub struct Mix {
+    /// Weight of messages.
     pub msg: u32,
+    /// Weight of LIST requests.
     pub list: u32,
+    /// Weight of file transfers (relay or P2P, see [`SimConfig::p2p_share`]).
     pub file: u32,
 }
 
@@ -82,28 +87,40 @@ impl std::str::FromStr for SizeRange {
 /// How progress is shown while running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// One line rewritten in place (a terminal).
     Bar,
+    /// A line every second (a log).
     Lines,
+    /// Nothing until the report.
     Quiet,
 }
 
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
+    /// Emulated clients, each with its own connection.
     pub clients: usize,
+    /// Connections opened per second at the start.
     pub connect_rate: f64,
+    /// When scheduling stops.
     pub stop: Stop,
     /// Operations per second, fixed or in ramp stages.
     pub rate: RateSpec,
+    /// Relative weights of messages, LISTs and files.
     pub mix: Mix,
+    /// Message text length, bytes (inclusive range, drawn uniformly).
     pub text_size: SizeRange,
+    /// File size, bytes (inclusive range, drawn uniformly).
     pub file_size: SizeRange,
+    /// Share of files sent peer to peer (0.0–1.0), the rest relayed.
     pub p2p_share: f64,
+    /// Every random choice of the run derives from it.
     pub seed: u64,
     /// `(index, count)`: this process is shard `index` of `count`.
     pub shard: (u32, u32),
     /// How long to wait for deliveries after the last operation.
     pub drain: Duration,
+    /// How progress is shown.
     pub progress: Progress,
     /// The target is a server in this process: its sockets share this process's
     /// open-file limit, so running out there is the simulator's failure too.

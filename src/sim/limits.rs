@@ -20,7 +20,9 @@ pub const SPARE_FDS: u64 = 32;
 /// The open-file limit (`RLIMIT_NOFILE`) of this process. `u64::MAX` means unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdLimit {
+    /// The soft limit, the one in force.
     pub soft: u64,
+    /// The hard limit, the ceiling the soft limit can be raised to without privileges.
     pub hard: u64,
 }
 
@@ -33,17 +35,25 @@ pub enum LimitError {
          {soft} (hard limit {hard}). {advice}"
     )]
     TooLow {
+        /// Descriptors the run needs, estimated.
         need: u64,
+        /// What the estimate is made of (`20000 client sockets, …`).
         breakdown: String,
+        /// The soft open-file limit.
         soft: u64,
+        /// The hard open-file limit.
         hard: u64,
+        /// How to raise the limit or lower the need, for the person.
         advice: String,
     },
     /// Raising the soft limit up to the hard one was refused.
     #[error("cannot raise the open-file limit from {from} to {to}: {source}")]
     Raise {
+        /// The soft limit before.
         from: u64,
+        /// The limit asked for (the hard limit).
         to: u64,
+        /// Why `setrlimit` refused.
         source: io::Error,
     },
 }
@@ -119,7 +129,10 @@ pub fn open_descriptors() -> Option<u64> {
 /// What a run will hold open at most, and the parts of that sum for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FdNeed {
+    /// Descriptors the run holds open at most.
     pub total: u64,
+    /// The parts of `total`, for messages (`20000 client sockets, 20001 for the embedded server,
+    /// …`).
     pub breakdown: String,
 }
 

@@ -23,17 +23,24 @@ pub fn new_histogram() -> Histogram<u64> {
 /// Percentiles of one operation kind, in milliseconds, and the histogram itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latency {
+    /// Operations measured.
     pub count: u64,
+    /// Median, milliseconds.
     pub p50_ms: f64,
+    /// 90th percentile, milliseconds.
     pub p90_ms: f64,
+    /// 99th percentile, milliseconds.
     pub p99_ms: f64,
+    /// 99.9th percentile, milliseconds.
     pub p999_ms: f64,
+    /// Slowest operation, milliseconds.
     pub max_ms: f64,
     /// HdrHistogram V2 serialization, base64.
     pub histogram: String,
 }
 
 impl Latency {
+    /// The percentiles of a histogram of microseconds, with the histogram serialised.
     pub fn of(h: &Histogram<u64>) -> Latency {
         let ms = |us: u64| us as f64 / 1000.0;
         let mut bytes = Vec::new();
@@ -50,6 +57,8 @@ impl Latency {
         }
     }
 
+    /// The histogram back from its serialisation (to merge reports); an error says why it cannot be
+    /// read.
     pub fn histogram(&self) -> Result<Histogram<u64>, String> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.histogram)
@@ -120,20 +129,33 @@ pub enum MergeError {
 /// One simulation's (or a merge's) results.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimReport {
+    /// `--target` as given, or "embedded reference server" ([`EMBEDDED`]).
     pub target: String,
     /// The options the run was started with (a merge lists each run's).
     pub parameters: Vec<BTreeMap<String, String>>,
+    /// Duration of the run, seconds.
     pub seconds: f64,
+    /// Simulated clients asked for (`--clients`).
     pub clients: u64,
+    /// Clients that connected and logged in.
     pub connected: u64,
+    /// Clients the target failed to connect or log in (failures of the simulator's own, such as
+    /// running out of descriptors, are in `harness_errors` instead).
     pub connect_failures: u64,
+    /// Operations by kind: `msg` and `file` sent, `list` requests answered.
     pub operations: BTreeMap<String, u64>,
     /// Files that went by P2P and were fetched whole (part of `operations["file"]`).
     #[serde(default)]
     pub p2p_files: u64,
+    /// Message text and file body bytes that arrived at their recipients.
     pub bytes_delivered: u64,
+    /// What was sent, what arrived, and how (loss, duplicates, order, corruption, ACKs).
     pub integrity: Integrity,
+    /// The target's errors by kind: ERROR reason tokens, invalid frames, closed connections,
+    /// unexpected frames.
     pub errors: BTreeMap<String, u64>,
+    /// Latency by operation kind (`connect`, `msg`, `list`, `file`); kinds with no measurement are
+    /// absent.
     pub latency: BTreeMap<String, Latency>,
     /// Operations completed per second of the run, for charts.
     #[serde(default)]
@@ -162,10 +184,12 @@ pub struct SimReport {
 }
 
 impl SimReport {
+    /// Operations of every kind per second of the run.
     pub fn ops_per_second(&self) -> f64 {
         self.operations.values().sum::<u64>() as f64 / self.seconds.max(1e-9)
     }
 
+    /// Megabytes (10^6 bytes) delivered per second of the run.
     pub fn mb_per_second(&self) -> f64 {
         self.bytes_delivered as f64 / 1e6 / self.seconds.max(1e-9)
     }

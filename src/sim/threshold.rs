@@ -29,11 +29,17 @@ pub enum ThresholdError {
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
 }
 
@@ -54,9 +60,20 @@ impl Op {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Metric {
     /// A latency quantile of one operation kind, in milliseconds (`max` is quantile 1).
-    Latency { kind: String, quantile: String },
+    Latency {
+        /// `msg`, `list`, `file` or `connect`.
+        kind: String,
+        /// `p50`, `p90`, `p95`, `p99`, `p99.9` (or `p999`) or `max`, as written.
+        quantile: String,
+    },
     /// A delivery count: `msg`, `file` or both (`None`).
-    Count { kind: Option<String>, what: String },
+    Count {
+        /// `msg`, `file`, or `None` for both added together.
+        kind: Option<String>,
+        /// Which count: `lost`, `duplicated`, `reordered`, `corrupted`, `not_sent`, `delivered` or
+        /// `sent`.
+        what: String,
+    },
     /// Errors of the target (every reason).
     Errors,
     /// Files delivered but never acknowledged.
@@ -74,7 +91,9 @@ pub enum Metric {
 pub struct Threshold {
     /// As the operator wrote it.
     pub expr: String,
+    /// What is compared.
     pub metric: Metric,
+    /// How the observed value must compare with `value`.
     pub op: Op,
     /// In milliseconds for latencies.
     pub value: f64,
@@ -176,9 +195,11 @@ impl std::str::FromStr for Threshold {
 /// A threshold with what the run showed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
+    /// The threshold judged.
     pub threshold: Threshold,
     /// `None` when the run measured nothing for it (then it fails).
     pub observed: Option<f64>,
+    /// Whether the observed value met it; false when nothing was observed.
     pub passed: bool,
 }
 

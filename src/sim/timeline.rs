@@ -17,8 +17,11 @@ pub struct LiveDelivery {
     pub not_sent: u64,
     /// Arrived (the first copy).
     pub delivered: u64,
+    /// Extra copies that arrived after the first.
     pub duplicated: u64,
+    /// Messages that arrived ahead of an earlier one of the same pair (ORD-1).
     pub reordered: u64,
+    /// Arrived damaged, or a file nobody sent.
     pub corrupted: u64,
 }
 
@@ -32,6 +35,7 @@ impl LiveDelivery {
 /// Latency of one operation kind since the start: quantiles in seconds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveLatency {
+    /// Operations measured since the start.
     pub count: u64,
     /// Sum of every latency, seconds (from the histogram: its mean times its count).
     pub sum_seconds: f64,
@@ -54,15 +58,21 @@ pub struct Snapshot {
     pub elapsed: f64,
     /// The rate the schedule asks for now (operations per second).
     pub target_rate: f64,
+    /// Simulated clients of the run.
     pub clients: u64,
+    /// Clients that have connected and logged in so far.
     pub connected: u64,
     /// Operations completed (deliveries, LIST replies, ACKs) in the last second.
     pub ops_last_second: u64,
     /// Operations completed since the start.
     pub completed: u64,
+    /// Message text and file body bytes delivered since the start.
     pub bytes_delivered: u64,
+    /// Message counts since the start.
     pub messages: LiveDelivery,
+    /// File counts since the start.
     pub files: LiveDelivery,
+    /// Files whose ACK came back to their sender, since the start.
     pub files_acked: u64,
     /// The target's errors by reason.
     pub errors: BTreeMap<String, u64>,

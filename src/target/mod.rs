@@ -60,19 +60,27 @@ pub enum TargetsFileError {
     /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The `--targets` file.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
     /// A line that does not parse, or repeats a label.
     #[error("{path}:{line}: {message}")]
     Line {
+        /// The `--targets` file.
         path: PathBuf,
+        /// 1-based line of the offending entry.
         line: usize,
+        /// What is wrong with the line.
         message: String,
     },
     /// Only blank lines and comments.
     #[error("{path}: no target in the file (one per line: a label, then HOST:PORT or a command)")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The `--targets` file.
+        path: PathBuf,
+    },
 }
 
 /// Resolves `HOST:PORT`.

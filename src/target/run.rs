@@ -63,7 +63,12 @@ pub enum Event<'a> {
     Result(&'a mut RunResult),
     /// `count` scenarios will not run, for this reason (their results follow as events, with
     /// the reason; a report shows them as this one line).
-    NotRun { reason: &'a str, count: usize },
+    NotRun {
+        /// Why they do not run (the target could not be started again, say).
+        reason: &'a str,
+        /// How many scenarios are concerned.
+        count: usize,
+    },
 }
 
 /// One target's run.

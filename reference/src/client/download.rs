@@ -9,19 +9,52 @@ use tokio::io::AsyncWriteExt;
 /// Why a received file could not be saved.
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
+    /// The download directory could not be created or resolved to an absolute path.
     #[error("download directory {path}: {source}")]
-    Dir { path: PathBuf, source: io::Error },
+    Dir {
+        /// The directory as given by the caller.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// No new file could be created for a received file (including after 10 000 numbered copies).
     #[error("cannot create {path}: {source}")]
-    Create { path: PathBuf, source: io::Error },
+    Create {
+        /// The file that could not be created, inside the download directory.
+        path: PathBuf,
+        /// What the operating system said (`AlreadyExists` when every numbered name was taken).
+        source: io::Error,
+    },
+    /// Writing received body bytes to the file failed.
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The transfer ended before the declared size was written; the partial file was removed
+    /// (CLI-3).
     #[error("{path}: received {got} of {size} bytes")]
-    Incomplete { path: PathBuf, got: u64, size: u64 },
+    Incomplete {
+        /// The partial file, already removed.
+        path: PathBuf,
+        /// Body bytes received and written.
+        got: u64,
+        /// Size the FILE header declared, in bytes.
+        size: u64,
+    },
+    /// The declared size exceeds the free space of the download directory, so the file was refused
+    /// before anything was written.
     #[error("\"{name}\" ({size} bytes) does not fit in {} ({free} bytes free)", dir.display())]
     NoSpace {
+        /// The sanitized filename the file would have been saved under.
         name: String,
+        /// Size the FILE header declared, in bytes.
         size: u64,
+        /// Free space of the download directory's filesystem, in bytes.
         free: u64,
+        /// The download directory.
         dir: PathBuf,
     },
 }
@@ -166,7 +199,10 @@ pub struct Download {
 /// A file saved completely.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedFile {
+    /// Where the file was saved: inside the download directory, under its sanitized (possibly
+    /// numbered) name.
     pub path: PathBuf,
+    /// Bytes written, equal to the size the FILE header declared.
     pub size: u64,
 }
 

@@ -36,20 +36,38 @@ pub const FRAGMENT: usize = 2048;
 /// Errors of the client library.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The TCP connection to the server could not be opened.
     #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: String, source: io::Error },
+    Connect {
+        /// The server address as given (`host:port`).
+        addr: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The TCP connection to the server (address given) was not established within the connect
+    /// timeout.
     #[error("connecting to {0} timed out")]
     ConnectTimeout(String),
+    /// The connection to the server failed after it was established.
     #[error("connection to the server lost: {0}")]
     Io(#[from] io::Error),
+    /// A request this client refuses to send, or a login name invalid in the profile; the text says
+    /// why.
     #[error("{0}")]
     Invalid(String),
+    /// A P2P transfer (FILE-4) failed: nobody connected, a timeout, a short body or a port above
+    /// 65 535; the text says which.
     #[error("P2P transfer: {0}")]
     P2p(String),
     /// Connecting to the peer of a P2P offer failed; `source` says whether it was the peer
     /// or this host (out of descriptors or ports, say).
     #[error("P2P transfer: cannot connect to {addr}: {source}")]
-    P2pConnect { addr: SocketAddr, source: io::Error },
+    P2pConnect {
+        /// The peer's address from the offer (`ip:port`).
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: io::Error,
+    },
 }
 
 impl ClientError {
@@ -70,24 +88,52 @@ impl ClientError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A text message and who wrote it (MSG-2).
-    Message { from: Name, text: Bytes },
+    Message {
+        /// The sender's login name, as the server wrote it (MSG-2).
+        from: Name,
+        /// The message bytes, terminator excluded, unvalidated (ENC-2).
+        text: Bytes,
+    },
     /// The client list text (LIST-2).
-    List { text: Bytes },
+    List {
+        /// The whole reply text: `Lista de clientes:\n` and one `Cliente i: NAME\n` line per
+        /// client.
+        text: Bytes,
+    },
     /// A relayed file starts; its body follows as [`Event::FileData`] (FILE-3).
     FileStart(FileHeader),
     /// A run of the relayed body; `remaining` bytes are still to come.
-    FileData { data: Bytes, remaining: u64 },
+    FileData {
+        /// Body bytes, in whatever segmentation they arrived (DEC-10).
+        data: Bytes,
+        /// Body bytes still to come after `data`; 0 on the last run.
+        remaining: u64,
+    },
     /// A P2P offer: fetch it with [`fetch_p2p`] (FILE-4).
     FileOffer(FileHeader),
     /// A recipient acknowledged a file this client sent (ACK-1).
-    Ack { filename: Bytes },
+    Ack {
+        /// The filename the recipient acknowledged, terminator excluded.
+        filename: Bytes,
+    },
     /// An ERROR; `reason` is `None` when the text does not start with a known token.
-    Error { reason: Option<Reason>, text: Bytes },
+    Error {
+        /// The reason token the text starts with (ERR-1), if it is one of the profile's.
+        reason: Option<Reason>,
+        /// The whole ERROR text, `reason: detail` from a strict server.
+        text: Bytes,
+    },
     /// The server sent something its profile does not allow, and the connection goes on
     /// (legacy profile only: one write is one frame there, so the next frame is still found).
-    Invalid { detail: String },
+    Invalid {
+        /// What was wrong with the frame, for the person.
+        detail: String,
+    },
     /// The connection ended; `error` says why when it was not a clean close.
-    Closed { error: Option<String> },
+    Closed {
+        /// Why the connection ended; `None` for a clean close by the server.
+        error: Option<String>,
+    },
 }
 
 /// A connected, logged-in client.

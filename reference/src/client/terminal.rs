@@ -89,7 +89,10 @@ pub enum Input {
     /// From the line editor, which runs on its own thread and reads the next line only when
     /// asked, so nothing is prompted for once the session stops taking commands.
     Edited {
+        /// Lines from the editor thread: `Ok(None)` at end of input (Ctrl-D), `Err` when the
+        /// terminal fails.
         lines: mpsc::Receiver<std::io::Result<Option<String>>>,
+        /// Asks the editor thread to read the next line.
         more: std_mpsc::Sender<()>,
         /// A line was handed over and the editor waits to be asked for the next.
         owed: bool,

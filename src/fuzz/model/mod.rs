@@ -63,12 +63,18 @@ pub struct Exchange {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Sent {
     /// A MSG with this text (printable ASCII).
-    Msg { text: Vec<u8> },
+    Msg {
+        /// The text, printable ASCII.
+        text: Vec<u8>,
+    },
     /// A relay-mode FILE with this filename and body; `ack`: the recipient acknowledges it
     /// once it has it all, and the ACK must reach the sender (ACK-2).
     File {
+        /// Unique within the conversation (`m{exchange}-…`), so each ACK names one file.
         filename: Vec<u8>,
+        /// The body, random bytes.
         body: Vec<u8>,
+        /// Whether the recipient acknowledges it.
         ack: bool,
     },
 }

@@ -19,17 +19,31 @@ pub enum Item {
     /// A LIST reply.
     List,
     /// A forwarded message.
-    Msg { name: Name, text: Bytes },
-    /// A forwarded relay FILE and the body bytes that followed it (`complete`: all of them).
+    Msg {
+        /// The name field: the sender's (MSG-2).
+        name: Name,
+        /// The text as delivered.
+        text: Bytes,
+    },
+    /// A forwarded relay FILE and the body bytes that followed it.
     File {
+        /// The header as delivered.
         header: FileHeader,
+        /// The body bytes that arrived.
         body: Vec<u8>,
+        /// Whether all `header.size` body bytes arrived.
         complete: bool,
     },
     /// A forwarded ACK.
-    Ack { filename: Bytes },
-    /// An ERROR (strict: `reason: detail`; legacy: any text).
-    Error { text: Bytes },
+    Ack {
+        /// The filename it acknowledges.
+        filename: Bytes,
+    },
+    /// An ERROR.
+    Error {
+        /// Strict: `reason: detail`; legacy: any text (LEG-10).
+        text: Bytes,
+    },
 }
 
 /// What a client received, decoded: the items, and the decoding error that stopped it.
