@@ -14,10 +14,12 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use super::case::{Action, Case};
+use super::case::{Action, Case, MAX_CASE_BYTES};
 
-/// Bytes kept of what one connection received.
-const KEEP: usize = 64 * 1024;
+/// Bytes kept of what one connection received: room for everything a case can make the
+/// target send one client (a model case's deliveries are judged byte for byte, so a cap below
+/// them would read as a lost body), and a bound on the harness's memory all the same.
+pub(crate) const KEEP: usize = 2 * MAX_CASE_BYTES;
 /// How long an [`Action::Await`] waits once an earlier one of the case has missed.
 const AFTER_A_MISS: Duration = Duration::from_millis(250);
 /// How often an [`Action::Await`] looks at what has arrived.

@@ -167,3 +167,23 @@ fn actions_are_a_pure_function_of_the_conversation() {
         assert!(awaits >= conv.names.len() + conv.exchanges.len());
     }
 }
+
+/// The harness keeps at most `exec::KEEP` bytes per connection: every delivery a model
+/// conversation owes one client must fit, or a faithful server would be blamed for a body cut
+/// short (seen once: a legacy client owed 64 585 bytes under a 64 KiB cap).
+#[test]
+fn what_a_client_is_owed_fits_in_what_the_harness_keeps() {
+    for profile in [Profile::Strict, Profile::Legacy] {
+        for i in 0..300 {
+            let conv = generate(&mut case_rng(17, i), i, profile);
+            let exec = delivered(&conv, profile, |_, _| {});
+            for (k, r) in &exec.received {
+                let n = r.bytes().len();
+                assert!(
+                    n <= crate::fuzz::exec::KEEP,
+                    "case {i}: client {k} is owed {n} bytes"
+                );
+            }
+        }
+    }
+}
