@@ -276,9 +276,16 @@ impl<'a> Judge<'a> {
                 let nearest = mine
                     .iter()
                     .map(|&i| &conv.exchanges[i])
-                    .find_map(|e| differs(e).map(|diff| (e.from, diff)));
+                    .find_map(|e| differs(e).map(|diff| (e, diff)));
                 let detail = match nearest {
-                    Some((from, diff)) => format!(", where {} sent one: {diff}", self.who(from)),
+                    // A cut frame that arrives mangled points at reassembly (ENC-3) as the
+                    // likely cause; the rule broken on the wire is still the delivery's.
+                    Some((e, diff)) if !e.cuts.is_empty() => format!(
+                        ", where {} sent one: {diff}; it was written in {} pieces (ENC-3)",
+                        self.who(e.from),
+                        e.cuts.len() + 1
+                    ),
+                    Some((e, diff)) => format!(", where {} sent one: {diff}", self.who(e.from)),
                     None => String::new(),
                 };
                 let what = format!("{} got {} that nobody sent{detail}", self.who(k), d.shown);
