@@ -133,10 +133,12 @@ fn the_fixture_overrun_and_sigpipe_are_found_shrunk_and_replayed() {
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
 }
 
-/// The model oracle: against the fixture built with its off-by-one roster lookup (bug 4), a
-/// valid conversation of the fixed seed sends a file to the client after its addressee; the
-/// finding names the misrouting (FILE-3), its reproduction fails under plain msrp-check with
-/// that rule, and the same reproduction passes against the embedded reference server.
+/// The model oracle: against the fixture built with its off-by-one roster lookup (bug 4),
+/// case 9 of seed 1 (two clients; its first exchange, written whole, is a message from c1 to
+/// c0) delivers that message to the client after c0 in the roster: c1 itself. The finding
+/// names the misrouting (MSG-2), outranks what the fixture's other bugs do to the rest of the
+/// conversation, shrinks to that one exchange, fails under plain msrp-check with MSG-2, and
+/// passes against the embedded reference server.
 #[test]
 fn a_misrouted_delivery_is_found_by_the_model_oracle_and_replayed() {
     let dir = tempdir("model");
@@ -147,8 +149,8 @@ fn a_misrouted_delivery_is_found_by_the_model_oracle_and_replayed() {
         &cmd,
         "--seed",
         "1",
-        "--cases",
-        "5",
+        "--case",
+        "9",
         "--shrink-budget",
         "10",
         "--timeout",
@@ -159,17 +161,17 @@ fn a_misrouted_delivery_is_found_by_the_model_oracle_and_replayed() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
-        out.contains("FINDING wrong-recipient-file-3 (FILE-3): c1 (Beaa) got the file"),
+        out.contains("FINDING wrong-recipient-msg-2 (MSG-2): c1 (Bjaa) got a message \"PPe eNqP6u"),
         "{out}"
     );
-    assert!(out.contains("--case 4 (model)"), "{out}");
-    let yaml = dir.join("wrong-recipient-file-3-1.yaml");
+    assert!(out.contains("that c1 (Bjaa) sent to c0 (Ajaa)"), "{out}");
+    let yaml = dir.join("wrong-recipient-msg-2-1.yaml");
     let source = std::fs::read_to_string(&yaml).expect("read the reproduction");
-    assert!(source.contains("rule: FILE-3"), "{source}");
+    assert!(source.contains("rule: MSG-2"), "{source}");
     let r = check(&["--server-cmd", &cmd, yaml.to_str().expect("utf-8")]);
     let rout = text(&r);
     assert_eq!(r.status.code(), Some(1), "{rout}");
-    assert!(rout.contains("rule FILE-3"), "{rout}");
+    assert!(rout.contains("rule MSG-2"), "{rout}");
     let r = check(&[yaml.to_str().expect("utf-8")]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
 }
