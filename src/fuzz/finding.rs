@@ -269,9 +269,14 @@ fn raw_steps(y: &mut String, case: &Case) {
             }
             Action::Pause { ms } => {
                 // At least 50 ms: a replay on a busy machine must still see the target notice
-                // what came before (a longer pause only makes the order surer).
-                let ms = (*ms).max(50);
-                let _ = writeln!(y, "  - sleep: {:.3}", f64::from(ms) / 1000.0);
+                // what came before (a longer pause only makes the order surer). Pauses in a
+                // row (what shrinking leaves between them is gone) are one sleep.
+                let mut total = u32::from((*ms).max(50));
+                while let Some(Action::Pause { ms }) = case.actions.get(i + 1) {
+                    total += u32::from((*ms).max(50));
+                    i += 1;
+                }
+                let _ = writeln!(y, "  - sleep: {:.3}", f64::from(total) / 1000.0);
             }
             // Awaits belong to model cases, written by `model_steps`.
             Action::Await { .. } => {}
