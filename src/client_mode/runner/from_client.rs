@@ -1,0 +1,176 @@
+//! Steps that read what the client under test sends: `from_client` expectations, frame by
+//! frame, with the client's frames decoded by the profile's codec.
+
+use super::*;
+
+impl Run<'_> {
+    /// The next item from the client, skipping the login when a frame is expected.
+    pub(super) async fn next_item(
+        &mut self,
+        client: &str,
+        wait: Duration,
+    ) -> Result<Decoded, Missing> {
+        let deadline = Instant::now() + wait;
+        let Ok(link) = self.link(client) else {
+            return Err(Missing::Closed("was never opened".into()));
+        };
+        link.next(deadline).await
+    }
+
+    pub(super) async fn expect_from_client(&mut self, e: &FromClientStep) -> StepResult {
+        let wait = self.wait(e.timeout);
+        let c = e.client.as_str();
+        if e.login == Some(true) {
+            let want = self.under(c)?.wire;
+            let item = self.next_item(c, wait).await;
+            return match item {
+                Ok(Decoded::Login(n)) if n.as_bytes() == want => {
+                    self.note(format!("{c} < login \"{n}\""));
+                    Ok(())
+                }
+                Ok(Decoded::Login(n)) => Err(StepErr::Mismatch {
+                    rule: Some(e.rule.clone().unwrap_or_else(|| "NAME-1".into())),
+                    expected: format!("login \"{}\"", escape_bytes(&want)),
+                    actual: format!("login \"{n}\""),
+                    hex: Some(short_hex(n.as_bytes())),
+                }),
+                Ok(other) => Err(mismatch_rule(
+                    "NAME-1",
+                    "the 4 login bytes",
+                    format!("{other:?}"),
+                )),
+                Err(m) => Err(mismatch_rule(
+                    e.rule.as_deref().unwrap_or("NAME-1"),
+                    format!("login \"{}\"", escape_bytes(&want)),
+                    m.describe(),
+                )),
+            };
+        }
+        // Frames: a login still unread is consumed first.
+        let mut item = self.next_item(c, wait).await;
+        if let Ok(Decoded::Login(n)) = &item {
+            self.note(format!("{c} < login \"{n}\""));
+            item = self.next_item(c, wait).await;
+        }
+        let frame = match item {
+            Ok(Decoded::Frame(f)) => f,
+            Ok(other) => return Err(mismatch("a frame", format!("{other:?}"))),
+            Err(m) => {
+                let hex = match &m {
+                    Missing::Garbage(_, b) | Missing::Timeout(b) if !b.is_empty() => {
+                        Some(short_hex(b))
+                    }
+                    _ => None,
+                };
+                return Err(StepErr::Mismatch {
+                    rule: None,
+                    expected: expected_text(e),
+                    actual: m.describe(),
+                    hex,
+                });
+            }
+        };
+        self.note(format!("{c} < {}", masked(&frame)));
+        let seen = frame.to_string();
+        let hex = Some(short_hex(&frame.to_bytes()));
+        let bad = |rule: Option<&str>| StepErr::Mismatch {
+            rule: rule.map(str::to_string),
+            expected: expected_text(e),
+            actual: seen.clone(),
+            hex: hex.clone(),
+        };
+        if let Some(m) = &e.msg {
+            let to = self.wire(&m.to)?;
+            return match &frame {
+                Frame::Msg { name, text }
+                    if name.as_bytes() == to && matcher::matches(Some(&m.text), text) =>
+                {
+                    Ok(())
+                }
+                _ => Err(bad(None)),
+            };
+        }
+        if e.list == Some(true) {
+            return match frame {
+                Frame::ListRequest => Ok(()),
+                _ => Err(bad(None)),
+            };
+        }
+        if let Some(a) = &e.ack {
+            return match &frame {
+                Frame::Ack { filename } if matcher::matches(Some(a), filename) => Ok(()),
+                _ => Err(bad(None)),
+            };
+        }
+        if let Some(f) = &e.file {
+            let to = self.wire(&f.to)?;
+            let content = self.sc.file.files.get(&f.file).copied().ok_or_else(|| {
+                StepErr::Broken(format!("\"{}\" is not a file of files:", f.file))
+            })?;
+            let Frame::File(h) = &frame else {
+                return Err(bad(None));
+            };
+            let relay = f.mode == Mode::Relay;
+            if h.name.as_bytes() != to
+                || h.filename.as_ref() != f.file.as_bytes()
+                || h.size != content.size
+                || h.is_relay() != relay
+            {
+                return Err(bad(None));
+            }
+            if !relay {
+                if h.ip.is_empty() || h.port > 65_535 {
+                    return Err(bad(Some("FILE-4")));
+                }
+                self.under(c)?.offer = Some(h.clone());
+                return Ok(());
+            }
+            // Relay: exactly `size` body bytes, the file's content (FILE-2).
+            let mut hasher = sha2::Sha256::new();
+            let mut got = 0u64;
+            let deadline = Instant::now() + wait + Duration::from_secs_f64(h.size as f64 / 20e6);
+            while got < h.size {
+                let link = self.link(c)?;
+                match link.next(deadline).await {
+                    Ok(Decoded::Body { data, .. }) => {
+                        hasher.update(&data);
+                        got += data.len() as u64;
+                    }
+                    Ok(other) => {
+                        return Err(mismatch_rule(
+                            "FILE-2",
+                            format!("{} body bytes", h.size),
+                            format!("{other:?} after {got} bytes"),
+                        ))
+                    }
+                    Err(m) => {
+                        return Err(mismatch_rule(
+                            "FILE-2",
+                            format!("{} body bytes", h.size),
+                            format!("{got} bytes, then {}", m.describe()),
+                        ))
+                    }
+                }
+            }
+            let digest: [u8; 32] = hasher.finalize().into();
+            self.note(format!(
+                "{c} < body {got} bytes sha256={}",
+                hex::encode(digest)
+            ));
+            if digest != sha256_of(content.seed, content.size) {
+                return Err(mismatch_rule(
+                    "FILE-2",
+                    format!("the {} bytes of {}", content.size, f.file),
+                    format!(
+                        "{got} bytes with another content (sha256 {})",
+                        hex::encode(digest)
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        Err(StepErr::Broken(
+            "expect_from_client: nothing to expect".into(),
+        ))
+    }
+}
