@@ -135,6 +135,20 @@ pub fn server_bytes(f: &Frame, legacy: bool) -> Vec<u8> {
     f.to_bytes().to_vec()
 }
 
+/// Why a write of the harness did not go out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// The harness had already closed this connection.
+    #[error("the connection is already closed")]
+    Closed,
+    /// The socket refused it (the target reset or closed the connection).
+    #[error("write failed: {0}")]
+    Failed(String),
+    /// It did not complete before the step's deadline: the target stopped reading (ROB-1).
+    #[error("write blocked until the deadline: the target stopped reading")]
+    Blocked,
+}
+
 /// A harness connection.
 pub struct Conn {
     stream: Option<TcpStream>,
@@ -237,7 +251,7 @@ impl Conn {
         split: &[usize],
         pause: Duration,
         deadline: Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         let mut writes = Vec::new();
         let mut at = 0;
         for &n in split {
@@ -262,9 +276,9 @@ impl Conn {
     }
 
     /// One write, bounded by `deadline` (a target that stops reading cannot hang it).
-    pub async fn write(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), String> {
+    pub async fn write(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), WriteError> {
         let Some(stream) = self.stream.as_mut() else {
-            return Err("the connection is already closed".into());
+            return Err(WriteError::Closed);
         };
         match tokio::time::timeout_at(deadline, stream.write_all(bytes)).await {
             Ok(Ok(())) => {
@@ -272,8 +286,8 @@ impl Conn {
                 self.log.sent(bytes);
                 Ok(())
             }
-            Ok(Err(e)) => Err(format!("write failed: {e}")),
-            Err(_) => Err("write blocked until the deadline: the target stopped reading".into()),
+            Ok(Err(e)) => Err(WriteError::Failed(e.to_string())),
+            Err(_) => Err(WriteError::Blocked),
         }
     }
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use msrp_reference::frame::{FileHeader, Frame};
 use tokio::time::Instant;
 
-use super::conn::{Conn, Seen};
+use super::conn::{Conn, Seen, WriteError};
 use super::expect::body_wait;
 use super::{ScenarioRun, StepError, StepResult};
 use crate::scenario::content::{fill, sha256_of};
@@ -20,7 +20,7 @@ async fn write_body(
     size: u64,
     fragment: usize,
     deadline: Instant,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     let mut buf = vec![0u8; fragment];
     let mut sent = 0u64;
     while sent < size {
@@ -127,7 +127,7 @@ impl ScenarioRun<'_> {
         sent.map_err(|e| StepError::Mismatch {
             rule: Some("FILE-2".into()),
             expected: format!("the server reads all {} body bytes", f.size),
-            actual: e,
+            actual: e.to_string(),
             hex: None,
         })
     }
@@ -162,7 +162,7 @@ impl ScenarioRun<'_> {
         sender
             .write(&self.encode(&header)?, Instant::now() + wait)
             .await
-            .map_err(StepError::Broken)?;
+            .map_err(|e| StepError::Broken(e.to_string()))?;
         sender.pace().await;
         let seen = recipient.next(Instant::now() + wait, wait).await;
         self.check_file(
@@ -203,7 +203,9 @@ impl ScenarioRun<'_> {
                 .map_err(|_| "nobody connected to the offered port".to_string())?
                 .map_err(|e| e.to_string())?;
             let mut peer = Conn::from_stream(peer, serve_record, serve_log);
-            write_body(&mut peer, f.seed, f.size, fragment, deadline).await?;
+            write_body(&mut peer, f.seed, f.size, fragment, deadline)
+                .await
+                .map_err(|e| e.to_string())?;
             peer.close(false).await;
             Ok::<(), String>(())
         };
@@ -241,7 +243,7 @@ async fn ack(
     recipient
         .write(ack, Instant::now() + wait)
         .await
-        .map_err(StepError::Broken)?;
+        .map_err(|e| StepError::Broken(e.to_string()))?;
     recipient.pace().await;
     sender.log.phase = 4;
     let seen = sender.next(Instant::now() + wait, wait).await;

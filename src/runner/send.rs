@@ -7,6 +7,7 @@ use msrp_reference::frame::{FileHeader, Frame, Name};
 use msrp_reference::profile::legacy;
 use tokio::time::Instant;
 
+use super::conn::WriteError;
 use super::{ScenarioRun, StepError, StepResult};
 use crate::scenario::content::{generate, parse_hex};
 use crate::scenario::{SendStep, Text};
@@ -126,17 +127,15 @@ impl ScenarioRun<'_> {
                 sent = conn.send(&body, &[], pause, deadline).await;
             }
             self.drain_legacy();
-            if let Err(e) = sent {
-                // A write refused because the target closed is something the following
-                // expectations will judge; a write that blocks is the target's fault.
-                if e.contains("blocked") {
-                    return Err(StepError::Mismatch {
-                        rule: Some("ROB-1".into()),
-                        expected: format!("{logical}'s write of {} bytes accepted", bytes.len()),
-                        actual: e,
-                        hex: None,
-                    });
-                }
+            // A write refused because the target closed is something the following
+            // expectations will judge; a write that blocks is the target's fault.
+            if let Err(e @ WriteError::Blocked) = sent {
+                return Err(StepError::Mismatch {
+                    rule: Some("ROB-1".into()),
+                    expected: format!("{logical}'s write of {} bytes accepted", bytes.len()),
+                    actual: e.to_string(),
+                    hex: None,
+                });
             }
         }
         Ok(())
