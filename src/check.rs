@@ -100,26 +100,15 @@ pub fn embedded_config(base: &ServerConfig, s: &ServerSettings) -> ServerConfig 
 
 /// A scenario's result when it is not run, for `reason`.
 pub fn skipped(sc: &Scenario, reason: String) -> RunResult {
-    RunResult {
-        outcome: Outcome {
-            id: sc.file.id.clone(),
-            title: sc.file.title.clone(),
-            file: sc.path.display().to_string(),
-            rules: sc.file.rules.clone(),
-            tags: sc.file.tags.clone(),
-            verdict: Verdict::Skip,
-            seconds: 0.0,
-            failure: None,
-            reason: Some(reason),
-            notes: Vec::new(),
-            warnings: Vec::new(),
-            transcript_diff: None,
-        },
-        records: Vec::new(),
-        step_starts: Vec::new(),
-        transcript: String::new(),
-        started: std::time::SystemTime::now(),
-    }
+    RunResult::not_run(Outcome::not_run(
+        sc.file.id.clone(),
+        sc.file.title.clone(),
+        sc.path.display().to_string(),
+        sc.file.rules.clone(),
+        sc.file.tags.clone(),
+        Verdict::Skip,
+        reason,
+    ))
 }
 
 /// A scenario's result when it could not run, for `reason`.

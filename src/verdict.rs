@@ -103,6 +103,53 @@ pub struct Outcome {
     pub transcript_diff: Option<String>,
 }
 
+impl Outcome {
+    /// The outcome of a scenario whose steps did not run: `verdict` is `Skip` or `Error`,
+    /// `reason` says why. `id`, `title`, `file`, `rules` and `tags` name the scenario.
+    pub fn not_run(
+        id: String,
+        title: String,
+        file: String,
+        rules: Vec<String>,
+        tags: Vec<String>,
+        verdict: Verdict,
+        reason: String,
+    ) -> Outcome {
+        Outcome {
+            id,
+            title,
+            file,
+            rules,
+            tags,
+            verdict,
+            seconds: 0.0,
+            failure: None,
+            reason: Some(reason),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            transcript_diff: None,
+        }
+    }
+
+    /// A scenario file that could not be loaded: an `Error` named after the file's stem, with
+    /// `title` saying which kind of scenario it was meant to be.
+    pub fn load_error(path: &std::path::Path, title: &str, reason: String) -> Outcome {
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Outcome::not_run(
+            id,
+            title.into(),
+            path.display().to_string(),
+            Vec::new(),
+            Vec::new(),
+            Verdict::Error,
+            reason,
+        )
+    }
+}
+
 /// Counts of a run.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Totals {

@@ -601,24 +601,7 @@ fn main() -> ExitCode {
 
     let load_outcomes: Vec<Outcome> = load_errors
         .iter()
-        .map(|e| Outcome {
-            id: e
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            title: "scenario file could not be loaded".into(),
-            file: e.path.display().to_string(),
-            rules: Vec::new(),
-            tags: Vec::new(),
-            verdict: Verdict::Error,
-            seconds: 0.0,
-            failure: None,
-            reason: Some(e.to_string()),
-            notes: Vec::new(),
-            warnings: Vec::new(),
-            transcript_diff: None,
-        })
+        .map(|e| Outcome::load_error(&e.path, "scenario file could not be loaded", e.to_string()))
         .collect();
     let mut per_target: Vec<(String, Vec<Outcome>)> = runs
         .iter()

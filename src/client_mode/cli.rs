@@ -174,24 +174,11 @@ pub fn main(cli: ClientCli) -> u8 {
     }));
     let mut outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome.clone()).collect();
     outcomes.extend(load_errors.iter().map(|e| {
-        Outcome {
-            id: e
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            title: "client scenario file could not be loaded".into(),
-            file: e.path.display().to_string(),
-            rules: Vec::new(),
-            tags: Vec::new(),
-            verdict: Verdict::Error,
-            seconds: 0.0,
-            failure: None,
-            reason: Some(e.to_string()),
-            notes: Vec::new(),
-            warnings: Vec::new(),
-            transcript_diff: None,
-        }
+        Outcome::load_error(
+            &e.path,
+            "client scenario file could not be loaded",
+            e.to_string(),
+        )
     }));
     let totals = Totals::of(&outcomes);
     let per_target = vec![(target.clone(), outcomes.clone())];

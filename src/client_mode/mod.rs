@@ -146,26 +146,15 @@ pub async fn run_all(
                 let sc = &scenarios[i];
                 finished.insert(
                     i,
-                    RunResult {
-                        outcome: Outcome {
-                            id: sc.file.id.clone(),
-                            title: sc.file.title.clone(),
-                            file: sc.path.display().to_string(),
-                            rules: sc.file.rules.clone(),
-                            tags: sc.file.tags.clone(),
-                            verdict: Verdict::Error,
-                            seconds: 0.0,
-                            failure: None,
-                            reason: Some(format!("harness task failed: {e}")),
-                            notes: Vec::new(),
-                            warnings: Vec::new(),
-                            transcript_diff: None,
-                        },
-                        records: Vec::new(),
-                        step_starts: Vec::new(),
-                        transcript: String::new(),
-                        started: std::time::SystemTime::now(),
-                    },
+                    RunResult::not_run(Outcome::not_run(
+                        sc.file.id.clone(),
+                        sc.file.title.clone(),
+                        sc.path.display().to_string(),
+                        sc.file.rules.clone(),
+                        sc.file.tags.clone(),
+                        Verdict::Error,
+                        format!("harness task failed: {e}"),
+                    )),
                 );
             }
         }
