@@ -95,6 +95,10 @@ pub fn embedded_config(base: &ServerConfig, s: &ServerSettings) -> ServerConfig 
     if let Some(v) = s.handshake_timeout {
         c.handshake_timeout = Duration::from_secs_f64(v);
     }
+    if let Some(v) = s.frame_timeout {
+        // 0 disables it, as `msrp-server --frame-timeout 0` does.
+        c.frame_timeout = (v > 0.0).then(|| Duration::from_secs_f64(v));
+    }
     c
 }
 

@@ -18,7 +18,7 @@ pub struct SettingKey {
 
 /// Every setting, in the order reports list them. `max-text` is assumed at the reference
 /// default (65535 bytes, LIM-1); client limits and handshake timeouts vary too much to guess.
-pub const SERVER_SETTINGS: [SettingKey; 3] = [
+pub const SERVER_SETTINGS: [SettingKey; 4] = [
     SettingKey {
         key: "max-clients",
         assumed: None,
@@ -29,6 +29,10 @@ pub const SERVER_SETTINGS: [SettingKey; 3] = [
     },
     SettingKey {
         key: "handshake-timeout",
+        assumed: None,
+    },
+    SettingKey {
+        key: "frame-timeout",
         assumed: None,
     },
 ];
@@ -74,6 +78,7 @@ impl ServerSettings {
             "max-clients" => self.max_clients.map(|v| v.to_string()),
             "max-text" => self.max_text.map(|v| v.to_string()),
             "handshake-timeout" => self.handshake_timeout.map(|v| v.to_string()),
+            "frame-timeout" => self.frame_timeout.map(|v| v.to_string()),
             _ => None,
         };
         SERVER_SETTINGS
@@ -124,6 +129,7 @@ mod tests {
             max_clients: Some(2),
             max_text: Some(100),
             handshake_timeout: Some(0.3),
+            frame_timeout: None,
         };
         assert_eq!(
             unmet(&needs, &d).as_deref(),
@@ -142,7 +148,7 @@ mod tests {
             parse_declared(&["colour=blue".into()])
                 .map_err(|e| e.to_string())
                 .unwrap_err(),
-            "--server-setting: unknown key \"colour\" (max-clients, max-text, handshake-timeout)"
+            "--server-setting: unknown key \"colour\" (max-clients, max-text, handshake-timeout, frame-timeout)"
         );
     }
 }

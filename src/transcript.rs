@@ -107,6 +107,9 @@ pub struct ConnLog {
     /// Legacy profile: what the harness writes, decoded write by write (LEG-2).
     out_legacy: Option<LegacyDecoder>,
     out_buf: BytesMut,
+    /// Bytes at the front of `out_buf` (a frame not yet complete) already shown at the end of
+    /// an earlier step.
+    out_shown: usize,
     out_broken: bool,
     out_body: Option<BodyTally>,
     /// The lines this connection contributed, in the order they were made.
@@ -134,6 +137,7 @@ impl ConnLog {
                 })
             }),
             out_buf: BytesMut::new(),
+            out_shown: 0,
             out_broken: false,
             out_body: None,
             entries: Vec::new(),
@@ -225,12 +229,16 @@ impl ConnLog {
                 None => self.out.decode(&mut self.out_buf),
             };
             match decoded {
-                Ok(Some(Decoded::Login(name))) => self.push(
-                    ">",
-                    format!("LOGIN \"{}\"", escape_bytes(name.as_bytes())),
-                    Some(short_hex(name.as_bytes())),
-                ),
+                Ok(Some(Decoded::Login(name))) => {
+                    self.out_shown = 0;
+                    self.push(
+                        ">",
+                        format!("LOGIN \"{}\"", escape_bytes(name.as_bytes())),
+                        Some(short_hex(name.as_bytes())),
+                    )
+                }
                 Ok(Some(Decoded::Frame(f))) => {
+                    self.out_shown = 0;
                     let (line, hex) = self.frame_line(&f, true);
                     self.push(">", line, Some(hex));
                     if let Frame::File(h) = &f {
@@ -275,8 +283,20 @@ impl ConnLog {
         }
     }
 
-    /// A step ends: a body still in progress is summarised for this step.
+    /// A step ends: a body still in progress is summarised for this step, and so are the
+    /// bytes of a frame the harness has begun and not finished (a partial frame left for the
+    /// target to time out on, or finished by a later step), which would otherwise not show.
     pub fn end_step(&mut self) {
+        if !self.out_broken && self.out_buf.len() > self.out_shown {
+            let n = self.out_buf.len() - self.out_shown;
+            let line = format!(
+                "{n} byte{} of a frame not complete yet",
+                if n == 1 { "" } else { "s" }
+            );
+            let hex = short_hex(&self.out_buf[self.out_shown..]);
+            self.out_shown = self.out_buf.len();
+            self.push(">", line, Some(hex));
+        }
         if let Some(b) = self.out_body.as_mut() {
             if b.got > b.at_step_start {
                 let line = format!("body bytes {}..{} of {}", b.at_step_start, b.got, b.size);

@@ -75,6 +75,9 @@ pub struct ServerSettings {
     pub max_text: Option<usize>,
     /// Seconds.
     pub handshake_timeout: Option<f64>,
+    /// Seconds a connection inside a frame or a relayed body may send nothing before the
+    /// server closes it (DEC-21); reference default 30.
+    pub frame_timeout: Option<f64>,
 }
 
 /// One step. (Steps are parsed once and few; boxing the large variants buys nothing.)
