@@ -244,57 +244,17 @@ fn fuzz_main(a: &FuzzArgs) -> ExitCode {
             (None, Some(c)) => (0, c.saturating_sub(1)),
             (None, None) => return usage_error("--dump: give --case N or --cases N"),
         };
-        for i in from..=to {
-            let case = msrp::fuzz::generate(a.seed, i, a.profile);
-            println!("case {i} ({}):", case.kind);
-            for action in &case.actions {
-                println!("  {action}");
-            }
-        }
+        print!("{}", msrp::fuzz::report::dump(a.seed, from, to, a.profile));
         return ExitCode::SUCCESS;
     }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return usage_error(format!("cannot start the runtime: {e}")),
     };
-    println!(
-        "msrp-check fuzz: seed {}, profile {}, {}",
-        cfg.seed,
-        cfg.profile.as_str(),
-        match (&cfg.target, cfg.only, cfg.cases, cfg.duration) {
-            (_, Some(n), _, _) => format!("case {n} only"),
-            (_, None, Some(c), Some(d)) => format!("{c} cases or {:.0} s", d.as_secs_f64()),
-            (_, None, Some(c), None) => format!("{c} cases"),
-            (_, None, None, Some(d)) => format!("{:.0} s", d.as_secs_f64()),
-            _ => String::new(),
-        }
-    );
+    println!("{}", cfg.banner());
     let run = msrp::fuzz::run(&cfg, |f| {
         eprintln!();
-        println!("FINDING {} ({}): {}", f.sig.stem(), f.sig.rule, f.what);
-        println!(
-            "  case --seed {} --case {} ({}), found at {:.1} s: {} connections, {} writes, {} bytes; shrunk in {} runs to {} connections, {} writes, {} bytes",
-            f.original.seed,
-            f.original.index,
-            f.original.kind,
-            f.at,
-            f.original.connections(),
-            f.original.writes(),
-            f.original.bytes(),
-            f.shrink_runs,
-            f.shrunk.connections(),
-            f.shrunk.writes(),
-            f.shrunk.bytes()
-        );
-        if let Some(p) = &f.path {
-            println!(
-                "  reproduction: {} (pcap and transcript beside it)",
-                p.display()
-            );
-        }
-        if let Some(r) = &f.replay {
-            println!("  replayed by plain msrp-check: {r}");
-        }
+        println!("{f}");
     });
     let summary = rt.block_on(async {
         tokio::select! {
@@ -306,33 +266,8 @@ fn fuzz_main(a: &FuzzArgs) -> ExitCode {
         eprintln!("msrp-check fuzz: interrupted");
         return ExitCode::from(1);
     };
-    println!(
-        "fuzz summary: {} cases in {:.1} s ({:.1} cases/s), {} findings ({} failing cases), {} target restarts, target peak rss {:.1} MiB",
-        s.cases,
-        s.seconds,
-        s.cases as f64 / s.seconds.max(1e-3),
-        s.findings.len(),
-        s.failing,
-        s.restarts,
-        s.peak_rss as f64 / 1048576.0
-    );
-    for f in &s.findings {
-        println!(
-            "  {} ×{}: {} ({} writes after shrinking){}",
-            f.sig.stem(),
-            f.count,
-            f.what,
-            f.shrunk.writes(),
-            f.path
-                .as_ref()
-                .map(|p| format!(" → {}", p.display()))
-                .unwrap_or_default()
-        );
-    }
-    if let Some(why) = &s.stopped {
-        println!("stopped early: {why}");
-    }
-    if s.findings.is_empty() && s.stopped.is_none() {
+    println!("{s}");
+    if s.clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

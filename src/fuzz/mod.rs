@@ -17,6 +17,7 @@ pub mod exec;
 pub mod finding;
 pub mod grammar;
 pub mod model;
+pub mod report;
 pub mod shrink;
 
 use std::collections::BTreeMap;
