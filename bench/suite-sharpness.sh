@@ -8,6 +8,9 @@
 #
 #   bench/suite-sharpness.sh [SHARD]      SHARD as k/n (default 1/1), e.g. 1/4 … 4/4
 #   bench/suite-sharpness.sh --list       the mutants, without running them
+#   bench/suite-sharpness.sh --untested   only the mutants no committed shard has tested yet
+#                                         (bench/suite-sharpness-summary.py; output in
+#                                         docs/suite-sharpness/untested-N/)
 #   MUTANTS_FILES=reference/src/decode.rs bench/suite-sharpness.sh    only some files
 #
 # Each shard's outcome lands in docs/suite-sharpness/shard-K-of-N/ (outcomes.json, caught.txt,
@@ -30,8 +33,18 @@ for f in "${files[@]}"; do args+=(-f "$f"); done
 if [ "${1:-}" = "--list" ]; then
   exec cargo mutants "${args[@]}" --list
 fi
-shard=${1:-1/1}
-out=docs/suite-sharpness/shard-${shard%/*}-of-${shard#*/}
+select=()
+if [ "${1:-}" = "--untested" ]; then
+  re=$(python3 bench/suite-sharpness-summary.py --regex)
+  [ -n "$re" ] || { echo "every mutant of the current list has been tested"; exit 0; }
+  select=(--re "$re")
+  n=1; while [ -e "docs/suite-sharpness/untested-$n" ]; do n=$((n + 1)); done
+  out=docs/suite-sharpness/untested-$n
+  shard=1/1
+else
+  shard=${1:-1/1}
+  out=docs/suite-sharpness/shard-${shard%/*}-of-${shard#*/}
+fi
 
 cargo build --locked -q --bin msrp-check
 judge_dir=$(mktemp -d)
@@ -42,7 +55,7 @@ start=$(date +%s)
 mkdir -p "$(dirname "$out")"
 status=0
 MSRP_CHECK_BIN="$judge_dir/msrp-check" cargo mutants "${args[@]}" \
-  --shard "$shard" --baseline skip --timeout 60 --build-timeout 900 \
+  --shard "$shard" "${select[@]}" --baseline skip --timeout 60 --build-timeout 900 \
   --output "$out.tmp" \
   -- --test suite_sharpness -- --ignored || status=$?
 # cargo-mutants: 0 every mutant caught, 2 some missed, 3 some timed out; anything else means
