@@ -43,6 +43,9 @@ const FAULTS: &[(Fault, &str)] = &[
     (Fault::UnknownRecipientCloses, "MSG-4"),
     (Fault::CaseInsensitiveNames, "NAME-4"),
     (Fault::SwapsMessagePairs, "ORD-1"),
+    // Caught by msrp-sim's ledger first; msg-thousand now catches it in the suite too.
+    (Fault::DropsEveryThousandthMessage, "MSG-3"),
+    (Fault::CorruptsBodies, "FILE-3"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
