@@ -9,6 +9,11 @@ with --regex a `cargo mutants --re` pattern that selects exactly those.
 
   bench/suite-sharpness-summary.py            totals, missed and untested mutants
   bench/suite-sharpness-summary.py --regex    the pattern for the untested ones
+  bench/suite-sharpness-summary.py --before   the same from the shards alone, without the
+                                              re-tests of `untested-N/` (the "before" figure)
+
+A mutant tested more than once (a re-test after a scenario was added) counts with its newest
+outcome: the shards first, then `untested-N/` in order.
 """
 import collections
 import glob
@@ -29,7 +34,11 @@ def key(entry):
 def tested():
     """(file, description) -> outcomes seen, newest shard last."""
     pool = collections.defaultdict(list)
-    for d in sorted(glob.glob(os.path.join(ROOT, "docs/suite-sharpness/shard-*"))):
+    dirs = sorted(glob.glob(os.path.join(ROOT, "docs/suite-sharpness/shard-*")))
+    if "--before" not in sys.argv:
+        retests = glob.glob(os.path.join(ROOT, "docs/suite-sharpness/untested-*"))
+        dirs += sorted(retests, key=lambda d: int(d.rsplit("-", 1)[1]))
+    for d in dirs:
         if d.endswith(".tmp"):
             continue
         for outcome in ("caught", "timeout", "missed", "unviable"):
@@ -61,7 +70,7 @@ def main():
         if not seen:
             untested.append(entry)
             continue
-        outcome = seen.pop(0)
+        outcome = seen.pop()
         counts[outcome] += 1
         if outcome == "missed":
             missed.append(entry)
@@ -86,4 +95,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:  # `| head` is not an error
+        sys.exit(0)

@@ -9,6 +9,7 @@
 #   bench/suite-sharpness.sh [SHARD]      SHARD as k/n (default 1/1), e.g. 1/4 … 4/4
 #   bench/suite-sharpness.sh --list       the mutants, without running them
 #   bench/suite-sharpness.sh --untested   only the mutants no committed shard has tested yet
+#                                         (RETEST=REGEX adds tested ones to run again)
 #                                         (bench/suite-sharpness-summary.py; output in
 #                                         docs/suite-sharpness/untested-N/)
 #   MUTANTS_FILES=reference/src/decode.rs bench/suite-sharpness.sh    only some files
@@ -36,6 +37,8 @@ fi
 select=()
 if [ "${1:-}" = "--untested" ]; then
   re=$(python3 bench/suite-sharpness-summary.py --regex)
+  # RETEST: a pattern of tested mutants to run again (after a scenario was added for them).
+  [ -n "${RETEST:-}" ] && re="${re:+$re|}$RETEST"
   [ -n "$re" ] || { echo "every mutant of the current list has been tested"; exit 0; }
   select=(--re "$re")
   n=1; while [ -e "docs/suite-sharpness/untested-$n" ]; do n=$((n + 1)); done
