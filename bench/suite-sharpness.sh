@@ -6,7 +6,8 @@
 # not fail is "missed"; docs/suite-sharpness/missed.md gives each one's reason or the
 # scenario that now catches it. Not part of .ci/run: the whole run takes hours on 2 cores.
 #
-#   bench/suite-sharpness.sh [SHARD]      SHARD as k/n (default 1/1), e.g. 1/4 … 4/4
+#   bench/suite-sharpness.sh [SHARD]      SHARD as k/n, k from 0 to n-1 (cargo-mutants counts
+#                                         from 0; default 0/1, the whole list), e.g. 0/6 … 5/6
 #   bench/suite-sharpness.sh --list       the mutants, without running them
 #   bench/suite-sharpness.sh --untested   only the mutants no committed shard has tested yet
 #                                         (RETEST=REGEX adds tested ones to run again)
@@ -45,7 +46,7 @@ if [ "${1:-}" = "--untested" ]; then
   out=docs/suite-sharpness/untested-$n
   shard=1/1
 else
-  shard=${1:-1/1}
+  shard=${1:-0/1}
   out=docs/suite-sharpness/shard-${shard%/*}-of-${shard#*/}
 fi
 
