@@ -44,7 +44,7 @@ if [ "${1:-}" = "--untested" ]; then
   select=(--re "$re")
   n=1; while [ -e "docs/suite-sharpness/untested-$n" ]; do n=$((n + 1)); done
   out=docs/suite-sharpness/untested-$n
-  shard=1/1
+  shard=0/1
 else
   shard=${1:-0/1}
   out=docs/suite-sharpness/shard-${shard%/*}-of-${shard#*/}
