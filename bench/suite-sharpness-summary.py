@@ -36,7 +36,8 @@ def tested():
     pool = collections.defaultdict(list)
     dirs = sorted(glob.glob(os.path.join(ROOT, "docs/suite-sharpness/shard-*")))
     if "--before" not in sys.argv:
-        retests = glob.glob(os.path.join(ROOT, "docs/suite-sharpness/untested-*"))
+        retests = [d for d in glob.glob(os.path.join(ROOT, "docs/suite-sharpness/untested-*"))
+                   if not d.endswith(".tmp")]
         dirs += sorted(retests, key=lambda d: int(d.rsplit("-", 1)[1]))
     for d in dirs:
         if d.endswith(".tmp"):
