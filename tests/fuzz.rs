@@ -85,25 +85,23 @@ fn replaying_one_case_twice_sends_the_same_bytes() {
     assert_ne!(dump("5"), dump("6"));
 }
 
+/// `msrp-check fuzz --server-cmd CMD --seed 1 ARGS… --findings DIR`, run to its end.
+fn fuzz_fixture(cmd: &str, args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    let mut all = vec!["fuzz", "--server-cmd", cmd, "--seed", "1"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--findings", dir.to_str().expect("utf-8")]);
+    check(&all)
+}
+
 #[test]
 fn the_fixture_overrun_and_sigpipe_are_found_shrunk_and_replayed() {
     let dir = tempdir("fixture");
     let cmd = format!("{} --port {{port}}", thread_server().display());
-    let o = check(&[
-        "fuzz",
-        "--server-cmd",
+    let o = fuzz_fixture(
         &cmd,
-        "--seed",
-        "1",
-        "--cases",
-        "40",
-        "--shrink-budget",
-        "30",
-        "--timeout",
-        "5",
-        "--findings",
-        dir.to_str().expect("utf-8"),
-    ]);
+        &["--cases", "40", "--shrink-budget", "30", "--timeout", "5"],
+        &dir,
+    );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     for (stem, signal) in [
@@ -143,21 +141,11 @@ fn the_fixture_overrun_and_sigpipe_are_found_shrunk_and_replayed() {
 fn a_misrouted_delivery_is_found_by_the_model_oracle_and_replayed() {
     let dir = tempdir("model");
     let cmd = format!("{} --port {{port}} --off-by-one", thread_server().display());
-    let o = check(&[
-        "fuzz",
-        "--server-cmd",
+    let o = fuzz_fixture(
         &cmd,
-        "--seed",
-        "1",
-        "--case",
-        "9",
-        "--shrink-budget",
-        "10",
-        "--timeout",
-        "3",
-        "--findings",
-        dir.to_str().expect("utf-8"),
-    ]);
+        &["--case", "9", "--shrink-budget", "10", "--timeout", "3"],
+        &dir,
+    );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
@@ -184,21 +172,11 @@ fn max_rss_finds_a_leak_and_refuses_a_bound_below_the_baseline() {
     let dir = tempdir("rss");
     let cmd = format!("{} --port {{port}} --leak", thread_server().display());
     let run = |max: &str| {
-        check(&[
-            "fuzz",
-            "--server-cmd",
+        fuzz_fixture(
             &cmd,
-            "--seed",
-            "1",
-            "--cases",
-            "5",
-            "--max-rss",
-            max,
-            "--shrink-budget",
-            "0",
-            "--findings",
-            dir.to_str().expect("utf-8"),
-        ])
+            &["--cases", "5", "--max-rss", max, "--shrink-budget", "0"],
+            &dir,
+        )
     };
     let o = run("8");
     let out = text(&o);
