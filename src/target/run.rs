@@ -348,16 +348,10 @@ pub async fn run_target(
                 }
                 if index < scenarios.len() {
                     if let TargetSource::Command(cmd) = &spec.source {
-                        match TargetProcess::start(cmd, policy.listen_wait).await {
+                        match restart(cmd, policy, "died", &sc.file.id, &mut report, &mut sink)
+                            .await
+                        {
                             Ok(p) => {
-                                let text = format!(
-                                    "restarted `{}` (pid {}) on {} after it died during {}",
-                                    p.command,
-                                    p.pid(),
-                                    p.addr,
-                                    sc.file.id
-                                );
-                                note(&mut report, &mut sink, text);
                                 addr = p.addr;
                                 process = Some(p);
                                 fresh = true;
@@ -417,16 +411,9 @@ pub async fn run_target(
             // A hung process is replaced, as a dead one is.
             p.stop(policy.grace).await;
             silence_reported = false;
-            match TargetProcess::start(cmd, policy.listen_wait).await {
+            let what = "stopped answering";
+            match restart(cmd, policy, what, &sc.file.id, &mut report, &mut sink).await {
                 Ok(p) => {
-                    let text = format!(
-                        "restarted `{}` (pid {}) on {} after it stopped answering during {}",
-                        p.command,
-                        p.pid(),
-                        p.addr,
-                        sc.file.id
-                    );
-                    note(&mut report, &mut sink, text);
                     addr = p.addr;
                     process = Some(p);
                     fresh = true;
@@ -452,6 +439,30 @@ pub async fn run_target(
 }
 
 /// Records the scenarios from `from` on as not run, for `reason`.
+/// Starts the target's command again after it `what` ("died", "stopped answering") during
+/// scenario `id`, and notes where the new process listens; `Err` says why it did not start.
+async fn restart(
+    cmd: &super::TargetCommand,
+    policy: &Policy,
+    what: &str,
+    id: &str,
+    report: &mut TargetReport,
+    sink: &mut (dyn FnMut(Event<'_>) + Send),
+) -> Result<TargetProcess, String> {
+    let p = TargetProcess::start(cmd, policy.listen_wait)
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = format!(
+        "restarted `{}` (pid {}) on {} after it {what} during {id}",
+        p.command,
+        p.pid(),
+        p.addr
+    );
+    sink(Event::Note(&text));
+    report.notes.push(text);
+    Ok(p)
+}
+
 fn not_run(
     report: &mut TargetReport,
     scenarios: &[Scenario],
