@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use msrp_reference::Profile;
 
+use super::grammar::client_bytes;
 use msrp_reference::frame::Frame;
-use msrp_reference::profile::legacy;
 use sha2::{Digest, Sha256};
 
 use super::case::{Action, Case};
@@ -94,14 +94,7 @@ fn model_steps(y: &mut String, conv: &Conversation, sig: &Signature, profile: Pr
             natural[0].to_string()
         }
     };
-    let frame_hex = |f: &Frame| match profile {
-        Profile::Strict => hex::encode(f.to_bytes()),
-        Profile::Legacy => hex::encode(
-            legacy::encode_client(f)
-                .map(|b| b.to_vec())
-                .unwrap_or_else(|_| f.to_bytes().to_vec()),
-        ),
-    };
+    let frame_hex = |f: &Frame| hex::encode(client_bytes(f, profile));
     let _ = writeln!(y, "clients:");
     for (k, n) in conv.names.iter().enumerate() {
         let _ = writeln!(y, "  c{k}: {}", quoted(&String::from_utf8_lossy(n)));
@@ -125,7 +118,7 @@ fn model_steps(y: &mut String, conv: &Conversation, sig: &Signature, profile: Pr
         let mut sends: Vec<Vec<u8>> = Vec::new();
         match profile {
             Profile::Legacy => {
-                sends.push(hex::decode(frame_hex(&frame)).unwrap_or_default());
+                sends.push(client_bytes(&frame, profile));
                 if !body.is_empty() {
                     sends.push(body.to_vec());
                 }

@@ -67,6 +67,17 @@ fn fill(rng: &mut ChaCha8Rng, len: usize, class: Class) -> Vec<u8> {
         .collect()
 }
 
+/// The bytes a client writes for `frame` in `profile`. A frame the legacy dialect cannot
+/// express goes out in its strict bytes: the fuzzer means to send it all the same.
+pub(crate) fn client_bytes(frame: &Frame, profile: Profile) -> Vec<u8> {
+    match profile {
+        Profile::Legacy => legacy::encode_client(frame)
+            .map(|b| b.to_vec())
+            .unwrap_or_else(|_| frame.to_bytes().to_vec()),
+        Profile::Strict => frame.to_bytes().to_vec(),
+    }
+}
+
 /// Builds one case's actions.
 struct Gen<'a> {
     rng: &'a mut ChaCha8Rng,
@@ -122,12 +133,7 @@ impl Gen<'_> {
     }
 
     fn encode(&self, f: &Frame) -> Vec<u8> {
-        match self.profile {
-            Profile::Legacy => legacy::encode_client(f)
-                .map(|b| b.to_vec())
-                .unwrap_or_else(|_| f.to_bytes().to_vec()),
-            Profile::Strict => f.to_bytes().to_vec(),
-        }
+        client_bytes(f, self.profile)
     }
 
     fn class(&mut self) -> Class {

@@ -27,6 +27,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::case::Action;
+use super::grammar::client_bytes;
 
 /// Bytes of printable text a generated name or text is drawn from.
 const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -191,15 +192,6 @@ impl Exchange {
     }
 }
 
-fn encode_client(frame: &Frame, profile: Profile) -> Vec<u8> {
-    match profile {
-        Profile::Strict => frame.to_bytes().to_vec(),
-        Profile::Legacy => legacy::encode_client(frame)
-            .map(|b| b.to_vec())
-            .unwrap_or_else(|_| frame.to_bytes().to_vec()),
-    }
-}
-
 fn encode_login(name: [u8; 4], profile: Profile) -> Vec<u8> {
     match profile {
         Profile::Strict => name.to_vec(),
@@ -235,13 +227,13 @@ impl Conversation {
                 conn,
                 encode_login(self.names[usize::from(conn)], profile),
             );
-            write(&mut out, conn, encode_client(&Frame::ListRequest, profile));
+            write(&mut out, conn, client_bytes(&Frame::ListRequest, profile));
             out.push(Action::Await { conn, frames: 1 });
         }
         let mut frames = vec![1u16; usize::from(clients)];
         for ex in &self.exchanges {
             let (frame, body) = ex.frame(&self.names);
-            let header = encode_client(&frame, profile);
+            let header = client_bytes(&frame, profile);
             if legacy {
                 write(&mut out, ex.from, header);
                 write(&mut out, ex.from, body.to_vec());
@@ -269,7 +261,7 @@ impl Conversation {
                 let ack = Frame::Ack {
                     filename: Bytes::from(filename.clone()),
                 };
-                write(&mut out, ex.to, encode_client(&ack, profile));
+                write(&mut out, ex.to, client_bytes(&ack, profile));
                 frames[usize::from(ex.from)] += 1;
                 out.push(Action::Await {
                     conn: ex.from,
