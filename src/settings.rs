@@ -14,26 +14,32 @@ pub struct SettingKey {
     /// The value a foreign target is assumed to have when it is not declared (`None`: the
     /// setting must be declared before a scenario that needs it runs).
     pub assumed: Option<&'static str>,
+    /// The value a scenario's `server:` mapping asks for, as text.
+    pub asked: fn(&ServerSettings) -> Option<String>,
 }
 
 /// Every setting, in the order reports list them. `max-text` is assumed at the reference
-/// default (65535 bytes, LIM-1); client limits and handshake timeouts vary too much to guess.
+/// default (65535 bytes, LIM-1); client limits and timeouts vary too much to guess.
 pub const SERVER_SETTINGS: [SettingKey; 4] = [
     SettingKey {
         key: "max-clients",
         assumed: None,
+        asked: |s| s.max_clients.map(|v| v.to_string()),
     },
     SettingKey {
         key: "max-text",
         assumed: Some("65535"),
+        asked: |s| s.max_text.map(|v| v.to_string()),
     },
     SettingKey {
         key: "handshake-timeout",
         assumed: None,
+        asked: |s| s.handshake_timeout.map(|v| v.to_string()),
     },
     SettingKey {
         key: "frame-timeout",
         assumed: None,
+        asked: |s| s.frame_timeout.map(|v| v.to_string()),
     },
 ];
 
@@ -71,35 +77,14 @@ pub fn parse_declared(items: &[String]) -> Result<BTreeMap<String, String>, Sett
     Ok(out)
 }
 
-impl ServerSettings {
-    /// The settings this scenario asks for, by key, as text.
-    pub fn needed(&self) -> Vec<(&'static str, String)> {
-        let value = |key: &str| match key {
-            "max-clients" => self.max_clients.map(|v| v.to_string()),
-            "max-text" => self.max_text.map(|v| v.to_string()),
-            "handshake-timeout" => self.handshake_timeout.map(|v| v.to_string()),
-            "frame-timeout" => self.frame_timeout.map(|v| v.to_string()),
-            _ => None,
-        };
-        SERVER_SETTINGS
-            .iter()
-            .filter_map(|d| value(d.key).map(|v| (d.key, v)))
-            .collect()
-    }
-}
-
 /// Why a scenario needing `needed` cannot run against a target declared with `declared`:
 /// `needs max-clients=2 (the target has 20000), …`; `None` when it can.
 pub fn unmet(needed: &ServerSettings, declared: &BTreeMap<String, String>) -> Option<String> {
-    let missing: Vec<String> = needed
-        .needed()
-        .into_iter()
-        .filter_map(|(key, want)| {
-            let assumed = SERVER_SETTINGS
-                .iter()
-                .find(|d| d.key == key)
-                .and_then(|d| d.assumed);
-            match declared.get(key).map(String::as_str).or(assumed) {
+    let missing: Vec<String> = SERVER_SETTINGS
+        .iter()
+        .filter_map(|d| {
+            let (key, want) = (d.key, (d.asked)(needed)?);
+            match declared.get(key).map(String::as_str).or(d.assumed) {
                 Some(have) if same_value(have, &want) => None,
                 Some(have) => Some(format!("{key}={want} (the target has {have})")),
                 None => Some(format!("{key}={want} (declare it with --server-setting {key}={want} if the target is configured so)")),
