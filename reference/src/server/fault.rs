@@ -89,20 +89,28 @@ pub enum Fault {
 #[cfg_attr(not(feature = "faults"), allow(dead_code))]
 impl Fault {
     /// The one seam for faults that only change what the server writes: the frame as this
-    /// fault would send it, or `None` when it would not send it at all. `requester` is the
-    /// client a LIST reply answers. Faults of other kinds pass frames through unchanged.
+    /// fault would send it in place of `frame`, or `None` when it would not send it at all.
+    /// `from` is the client whose frame `cause` made the server write it (the requester, for
+    /// a LIST reply). Faults of other kinds pass frames through unchanged.
     pub(crate) fn rewrite(
         self,
         frame: crate::frame::Frame,
-        requester: &[u8],
+        from: crate::frame::Name,
+        cause: &crate::frame::Frame,
     ) -> Option<crate::frame::Frame> {
-        use crate::frame::Frame;
+        use crate::frame::{FileHeader, Frame};
         use bytes::Bytes;
-        Some(match (self, frame) {
-            (Fault::ListFromZero, Frame::ListReply { text }) => Frame::ListReply {
+        Some(match (self, frame, cause) {
+            (Fault::WrongSenderName, Frame::Msg { text, .. }, Frame::Msg { name: to, .. }) => {
+                Frame::Msg { name: *to, text }
+            }
+            (Fault::ListReversed, Frame::ListReply { text }, _) => Frame::ListReply {
+                text: Bytes::from(reverse_list(&text)),
+            },
+            (Fault::ListFromZero, Frame::ListReply { text }, _) => Frame::ListReply {
                 text: Bytes::from(relist(&text, 0, None)),
             },
-            (Fault::ListCrlf, Frame::ListReply { text }) => {
+            (Fault::ListCrlf, Frame::ListReply { text }, _) => {
                 let mut out = Vec::with_capacity(text.len() + 32);
                 for &b in text.iter() {
                     if b == b'\n' {
@@ -114,21 +122,37 @@ impl Fault {
                     text: Bytes::from(out),
                 }
             }
-            (Fault::ListOmitsRequester, Frame::ListReply { text }) => Frame::ListReply {
-                text: Bytes::from(relist(&text, 1, Some(requester))),
+            (Fault::ListOmitsRequester, Frame::ListReply { text }, _) => Frame::ListReply {
+                text: Bytes::from(relist(&text, 1, Some(from.as_bytes()))),
             },
-            (Fault::EmptyTextDropped, Frame::Msg { text, .. }) if text.is_empty() => return None,
-            (Fault::TruncatesLongText, Frame::Msg { name, text }) if text.len() > 1000 => {
+            (Fault::EmptyTextDropped, Frame::Msg { text, .. }, _) if text.is_empty() => {
+                return None
+            }
+            (Fault::TruncatesLongText, Frame::Msg { name, text }, _) if text.len() > 1000 => {
                 Frame::Msg {
                     name,
                     text: text.slice(..1000),
                 }
             }
-            (Fault::SizeLittleEndian, Frame::File(h)) => Frame::File(crate::frame::FileHeader {
+            (Fault::SizeLittleEndian, Frame::File(h), _) => Frame::File(FileHeader {
                 size: h.size.swap_bytes(),
                 ..h
             }),
-            (_, frame) => frame,
+            // The address the sender claimed, where FILE-2 wants none (relay) or FILE-5 the
+            // observed one (offer).
+            (Fault::RelayIpKept, Frame::File(h), Frame::File(claimed)) if h.is_relay() => {
+                Frame::File(FileHeader {
+                    ip: claimed.ip.clone(),
+                    ..h
+                })
+            }
+            (Fault::ClaimedIpForwarded, Frame::File(h), Frame::File(claimed)) if !h.is_relay() => {
+                Frame::File(FileHeader {
+                    ip: claimed.ip.clone(),
+                    ..h
+                })
+            }
+            (_, frame, _) => frame,
         })
     }
 }
@@ -142,6 +166,7 @@ fn relist(text: &[u8], first: usize, omit: Option<&[u8]>) -> Vec<u8> {
 }
 
 /// The LIST-2 text with the clients in reverse order (for [`Fault::ListReversed`]).
-pub(crate) fn reverse_list(text: &[u8]) -> Vec<u8> {
+#[cfg_attr(not(feature = "faults"), allow(dead_code))]
+fn reverse_list(text: &[u8]) -> Vec<u8> {
     crate::list::build(crate::list::names(text).into_iter().rev())
 }

@@ -2,7 +2,10 @@
 //! [`ServerHandle::local_addr`], and call [`ServerHandle::shutdown`] when done.
 
 mod budget;
+mod core;
+mod directory;
 mod fault;
+mod faulty;
 mod legacy;
 mod outbox;
 mod roster;
@@ -99,19 +102,22 @@ impl ServerConfig {
         }
     }
 
-    /// A frame the server is about to write, as the configured fault would write it
-    /// ([`Fault::rewrite`]); `None` when the fault drops it. Without a fault, the frame.
-    fn outgoing(
-        &self,
-        frame: crate::frame::Frame,
-        requester: &[u8],
-    ) -> Option<crate::frame::Frame> {
+    /// The configured fault, if any (never, without the `faults` feature).
+    fn fault(&self) -> Option<fault::Fault> {
         #[cfg(feature = "faults")]
-        if let Some(fault) = self.fault {
-            return fault.rewrite(frame, requester);
+        return self.fault;
+        #[cfg(not(feature = "faults"))]
+        None
+    }
+
+    /// How long a new connection may take to log in (NAME-6), as the configured fault
+    /// reads it.
+    fn handshake_timeout(&self) -> Duration {
+        if self.faulty(fault::Fault::NoHandshakeTimeout) {
+            Duration::from_secs(3600)
+        } else {
+            self.handshake_timeout
         }
-        let _ = requester;
-        Some(frame)
     }
 }
 

@@ -167,7 +167,7 @@ impl Outbox {
 
 /// Feeds a relayed body to the recipient's writer, charging each chunk to the recipient's
 /// account until it is written.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct BodySender {
     tx: mpsc::Sender<Bytes>,
     state: Arc<QueueState>,
