@@ -112,3 +112,44 @@ fn expect_alive_loads_and_refuses_unknown_keys_and_bad_seconds() {
     let (line, message) = load_error(&ok.replace("timeout: 3", "timeout: -1"));
     assert_eq!(line, Some(9), "{message}");
 }
+
+#[test]
+fn steps_that_cannot_mean_anything_are_refused_at_their_line() {
+    let base = format!("{HEAD}clients:\n  a: aaaa\nsteps:\n  - connect: a\n");
+    let cases = [
+        (
+            "  - send: { from: a, list: false }\n",
+            "list: false sends nothing",
+        ),
+        (
+            "  - send: { from: a, list: true, ack: f }\n",
+            "send needs exactly one of msg, file, list, ack, error, raw, data; found list, ack",
+        ),
+        ("  - send: { from: a }\n", "found none"),
+        (
+            "  - send: { from: a, data: { len: 268435457 } }\n",
+            "data: at most 268435456 bytes",
+        ),
+        (
+            "  - expect: { client: a, ack: { any: false } }\n",
+            "any: false would match nothing",
+        ),
+        (
+            "  - expect: { client: a, list_text: { regex: '(' } }\n",
+            "bad regex",
+        ),
+        (
+            "  - expect: { client: a, error: no-such-reason }\n",
+            "not a reason token of ERR-1",
+        ),
+        (
+            "  - expect: { client: a, file: { from: a, sha256: abcd } }\n",
+            "is not 32 bytes of hex",
+        ),
+    ];
+    for (step, says) in cases {
+        let (line, message) = load_error(&format!("{base}{step}"));
+        assert_eq!(line, Some(8), "{step}: {message}");
+        assert!(message.contains(says), "{step}: {message}");
+    }
+}

@@ -48,6 +48,7 @@ impl ClientScenario {
             },
             step_lines: self.step_lines.clone(),
             clients: Default::default(),
+            steps: Vec::new(),
         }
     }
 }

@@ -11,7 +11,9 @@ use super::conn::{Conn, Seen, WriteError};
 use super::expect::body_wait;
 use super::{ScenarioRun, StepError, StepResult};
 use crate::scenario::content::{fill, sha256_of};
-use crate::scenario::{FileIn, FileStep, Matcher, Mode};
+use crate::scenario::matching::Match;
+use crate::scenario::plan::{BodyDigest, FileExpect};
+use crate::scenario::{FileStep, Mode};
 
 /// Writes `size` bytes of the content of `seed` in `fragment`-byte writes.
 async fn write_body(
@@ -82,16 +84,15 @@ impl ScenarioRun<'_> {
         result
     }
 
-    fn expected_header(&self, f: &FileStep, mode: Mode, port: Option<u32>) -> FileIn {
-        FileIn {
+    fn expected_header(&self, f: &FileStep, mode: Mode, port: Option<u32>) -> FileExpect {
+        FileExpect {
             from: f.from.clone(),
-            name: Some(Matcher::Exact(f.name.clone())),
+            name: Match::Exact(f.name.as_bytes().to_vec()),
             size: Some(f.size),
             mode,
             port,
-            ip: None,
-            seed: Some(f.seed),
-            sha256: None,
+            ip: Match::Any,
+            body: Some(BodyDigest::Seed(f.seed)),
         }
     }
 

@@ -13,9 +13,9 @@ use msrp_reference::list::HEADER as LIST_HEADER;
 use msrp_reference::profile::legacy::{encode_client, LegacyDecoder};
 
 use super::conn::{server_bytes, Seen};
-use super::send::text_bytes;
 use super::ScenarioRun;
-use crate::scenario::{ClientOr, Scenario, Step};
+use crate::scenario::plan::{Payload, Step};
+use crate::scenario::{ClientOr, Scenario};
 use crate::verdict::{Outcome, Verdict};
 
 /// The default quiet gap that ends a unit, and pause after each frame written (LEG-2,
@@ -62,33 +62,31 @@ impl ScenarioRun<'_> {
                 not_applicable("ENC-3", "a partial frame in strict-profile bytes")
             }
             Step::Send(s) => {
-                if s.raw.is_some() && !legacy_only {
+                if matches!(s.payload, Payload::Raw(_)) && !legacy_only {
                     return not_applicable("ENC-1", "raw bytes are strict-profile bytes");
                 }
-                if s.split.as_ref().is_some_and(|v| !v.is_empty()) && s.data.is_none() {
+                if !s.split.is_empty() && !matches!(s.payload, Payload::Data(_)) {
                     return not_applicable("ENC-3", "a frame split inside itself");
                 }
-                let frame = if let Some(m) = &s.msg {
-                    Frame::Msg {
-                        name: self.wire_name(&m.to).ok()?,
-                        text: Bytes::from(text_bytes(&m.text)),
-                    }
-                } else if let Some(f) = &s.file {
-                    Frame::File(FileHeader {
+                let frame = match &s.payload {
+                    Payload::Msg { to, text } => Frame::Msg {
+                        name: self.wire_name(to).ok()?,
+                        text: Bytes::copy_from_slice(text),
+                    },
+                    Payload::File(f) => Frame::File(FileHeader {
                         name: self.wire_name(&f.to).ok()?,
                         filename: Bytes::copy_from_slice(f.name.as_bytes()),
                         size: f.size,
                         port: f.port,
                         ip: Bytes::copy_from_slice(f.ip.as_bytes()),
-                    })
-                } else if let Some(a) = &s.ack {
-                    Frame::Ack {
-                        filename: Bytes::copy_from_slice(a.as_bytes()),
+                    }),
+                    Payload::Ack(filename) => Frame::Ack {
+                        filename: Bytes::copy_from_slice(filename),
+                    },
+                    Payload::Error(_) => {
+                        return not_applicable("ERR-3", "the dialect has no client ERROR frame")
                     }
-                } else if s.error.is_some() {
-                    return not_applicable("ERR-3", "the dialect has no client ERROR frame");
-                } else {
-                    return None;
+                    Payload::List | Payload::Raw(_) | Payload::Data(_) => return None,
                 };
                 match encode_client(&frame) {
                     Ok(_) => None,
@@ -127,10 +125,10 @@ pub(super) fn grade_not_applicable(
     reason: String,
     outcome: &mut Outcome,
 ) {
-    let total = sc.file.steps.len();
+    let total = sc.steps.len();
     let line = sc.step_lines.get(index).copied().unwrap_or(0);
     let left = total - index;
-    if sc.file.steps[..index].iter().any(checks) {
+    if sc.steps[..index].iter().any(checks) {
         outcome.notes.push(format!(
             "{left} of {total} steps not run from step {} (line {line}): {reason}",
             index + 1

@@ -19,7 +19,8 @@ use tokio::time::Instant;
 
 use crate::record::ConnRecord;
 use crate::rules::{blame, Level};
-use crate::scenario::{ClientOr, Scenario, Step};
+use crate::scenario::plan::Step;
+use crate::scenario::{ClientOr, Scenario};
 use crate::verdict::{Failure, Outcome, Verdict};
 use conn::Conn;
 
@@ -221,7 +222,7 @@ impl<'a> ScenarioRun<'a> {
     /// that step's input (`wire-decisions.md`, "How departures are graded"), so that later
     /// MUST checks still run. Returns why the run stopped early, if it did.
     async fn steps(&mut self) -> Result<(), Stop> {
-        for (i, step) in self.sc.file.steps.iter().enumerate() {
+        for (i, step) in self.sc.steps.iter().enumerate() {
             if let Some(reason) = self.not_applicable_step(step) {
                 self.not_applicable = Some((i, reason));
                 return Ok(());
@@ -237,7 +238,7 @@ impl<'a> ScenarioRun<'a> {
                 Step::ExpectClosed(c) => self.expect_closed(c).await,
                 Step::Disconnect(d) => self.disconnect(d).await,
                 Step::Sleep(s) => {
-                    tokio::time::sleep(Duration::from_secs_f64(*s)).await;
+                    tokio::time::sleep(*s).await;
                     Ok(())
                 }
                 Step::ExpectAlive(a) => self.expect_alive(a).await,
@@ -276,7 +277,7 @@ impl<'a> ScenarioRun<'a> {
         actual: String,
         actual_hex: Option<String>,
     ) -> Failure {
-        let step = &self.sc.file.steps[index];
+        let step = &self.sc.steps[index];
         let id = blamed
             .or_else(|| step_decision(step).map(str::to_string))
             .or_else(|| ScenarioRun::step_rule(step).map(str::to_string))
@@ -347,9 +348,9 @@ enum Stop {
 /// An upper bound on a scenario's run time, so a scenario never hangs the runner.
 fn scenario_deadline(sc: &Scenario, opts: &RunOptions) -> Duration {
     let mut total = Duration::from_secs(5);
-    for step in &sc.file.steps {
+    for step in &sc.steps {
         total += match step {
-            Step::Sleep(s) => Duration::from_secs_f64(*s),
+            Step::Sleep(s) => *s,
             Step::File(f) => {
                 opts.timeout * 4
                     + Duration::from_secs_f64(f.size as f64 / 20e6)

@@ -46,23 +46,10 @@ pub(crate) fn check_seconds(what: &str, v: Option<f64>) -> Result<(), String> {
     }
 }
 
-/// A matcher rule takes exactly one of regex, any, not, len, and its regex compiles.
+/// A matcher means something: exactly one of regex, any, not, len, a regex that compiles,
+/// and not `any: false` ([`super::matching::Match::load`]).
 pub(crate) fn check_matcher(m: Option<&Matcher>) -> Result<(), String> {
-    if let Some(Matcher::Rule(r)) = m {
-        let set = [
-            r.regex.is_some(),
-            r.any.is_some(),
-            r.not.is_some(),
-            r.len.is_some(),
-        ];
-        if set.iter().filter(|x| **x).count() != 1 {
-            return Err("a matcher takes exactly one of regex, any, not, len".into());
-        }
-        if let Some(re) = &r.regex {
-            regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
-        }
-    }
-    Ok(())
+    super::matching::Match::load(m).map(|_| ())
 }
 
 /// Exactly one of the named fields is present.
@@ -81,5 +68,26 @@ pub(crate) fn exactly_one(what: &str, set: &[(&str, bool)]) -> Result<(), String
                 present.join(", ")
             }
         ))
+    }
+}
+
+/// A step blames a rule or rests on a decision, not both; a decision must leave a real choice
+/// (one that restates a rule is cited as that rule).
+pub(crate) fn check_blame(rule: &Option<String>, decision: &Option<String>) -> Result<(), String> {
+    check_rule(rule)?;
+    let Some(id) = decision else { return Ok(()) };
+    if let Some(r) = rule {
+        return Err(format!(
+            "rule \"{r}\" and decision \"{id}\" together: a step's expectation rests on a rule or on a decision, not both"
+        ));
+    }
+    match crate::rules::decision(id) {
+        None => Err(format!("decision \"{id}\" is not a decision of SPEC.md §4")),
+        Some(d) => match d.restates {
+            Some(r) => Err(format!(
+                "decision \"{id}\" restates what {r} already forces; cite the rule (rule: {r})"
+            )),
+            None => Ok(()),
+        },
     }
 }

@@ -2,7 +2,9 @@
 
 mod checks;
 pub mod content;
+pub mod matching;
 pub mod model;
+pub mod plan;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,6 +46,8 @@ pub struct Scenario {
     pub step_lines: Vec<usize>,
     /// Its clients resolved to wire names.
     pub clients: Clients,
+    /// Its steps as they run, parsed from `file.steps` at load time.
+    pub steps: Vec<plan::Step>,
 }
 
 impl Scenario {
@@ -55,14 +59,14 @@ impl Scenario {
     /// The decisions (`DEC-n`) its steps rest on, in step order, without repeats.
     pub fn cited_decisions(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for step in &self.file.steps {
+        for step in &self.steps {
             let cited = match step {
-                Step::Expect(e) => e.decision.as_deref(),
-                Step::ExpectSilence(s) => s.decision.as_deref(),
-                Step::ExpectClosed(ClientOr::Full(c)) => {
+                plan::Step::Expect(e) => e.decision.as_deref(),
+                plan::Step::ExpectSilence(s) => s.decision.as_deref(),
+                plan::Step::ExpectClosed(ClientOr::Full(c)) => {
                     c.decision.as_deref().or(c.no_error.as_deref())
                 }
-                Step::File(f) => f.decision.as_deref(),
+                plan::Step::File(f) => f.decision.as_deref(),
                 _ => None,
             };
             if let Some(d) = cited.filter(|d| !out.contains(d)) {
@@ -178,14 +182,20 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, LoadError> {
     )?;
     let step_lines = step_lines(source, file.steps.len());
     let clients = resolve_clients(&file).map_err(|m| err(find_line(source, "clients:"), m))?;
-    let scenario = Scenario {
+    let mut scenario = Scenario {
         path: path.to_path_buf(),
         source: source.to_string(),
         file,
         step_lines,
         clients,
+        steps: Vec::new(),
     };
-    check(&scenario).map_err(|(line, m)| err(line, m))?;
+    check_header(&scenario.file.id, &scenario.file.rules).map_err(|m| err(None, m))?;
+    for (i, step) in scenario.file.steps.iter().enumerate() {
+        let line = scenario.step_lines.get(i).copied();
+        let planned = plan::plan(&scenario, step).map_err(|m| err(line, m))?;
+        scenario.steps.push(planned);
+    }
     Ok(scenario)
 }
 
@@ -316,165 +326,6 @@ fn resolve_clients(file: &ScenarioFile) -> Result<Clients, String> {
         }
     }
     Ok(clients)
-}
-
-/// Everything serde cannot check: ids, rules, names, exactly-one payloads, hex, regexes.
-fn check(sc: &Scenario) -> Result<(), (Option<usize>, String)> {
-    let f = &sc.file;
-    check_header(&f.id, &f.rules).map_err(|m| (None, m))?;
-    for (i, step) in f.steps.iter().enumerate() {
-        let line = sc.step_lines.get(i).copied();
-        check_step(sc, step).map_err(|m| (line, m))?;
-    }
-    Ok(())
-}
-
-/// A step blames a rule or rests on a decision, not both; a decision must leave a real choice
-/// (one that restates a rule is cited as that rule).
-fn check_blame(rule: &Option<String>, decision: &Option<String>) -> Result<(), String> {
-    check_rule(rule)?;
-    let Some(id) = decision else { return Ok(()) };
-    if let Some(r) = rule {
-        return Err(format!(
-            "rule \"{r}\" and decision \"{id}\" together: a step's expectation rests on a rule or on a decision, not both"
-        ));
-    }
-    match crate::rules::decision(id) {
-        None => Err(format!("decision \"{id}\" is not a decision of SPEC.md §4")),
-        Some(d) => match d.restates {
-            Some(r) => Err(format!(
-                "decision \"{id}\" restates what {r} already forces; cite the rule (rule: {r})"
-            )),
-            None => Ok(()),
-        },
-    }
-}
-
-/// A scenario for the strict profile addresses 4-byte names (NAME-1); one for the legacy
-/// profile alone, names of 1 to 4 bytes (LEG-1).
-fn wire_check(sc: &Scenario, name: &str) -> Result<(), String> {
-    if sc.applies_to(msrp_reference::Profile::Strict) {
-        sc.clients.wire_of(name).map(|_| ())
-    } else {
-        sc.clients.wire_name(name).map(|_| ())
-    }
-}
-
-fn check_step(sc: &Scenario, step: &Step) -> Result<(), String> {
-    let c = &sc.clients;
-    match step {
-        Step::Connect(ClientOr::Client(name)) => c.expand(name).map(|_| ()),
-        Step::Connect(ClientOr::Full(s)) => {
-            c.expand(&s.client)?;
-            if let Some(raw) = &s.raw {
-                content::parse_hex(raw)?;
-            }
-            check_seconds("settle", s.settle)
-        }
-        Step::Send(s) => {
-            c.expand(&s.from)?;
-            exactly_one(
-                "send",
-                &[
-                    ("msg", s.msg.is_some()),
-                    ("file", s.file.is_some()),
-                    ("list", s.list.is_some()),
-                    ("ack", s.ack.is_some()),
-                    ("error", s.error.is_some()),
-                    ("raw", s.raw.is_some()),
-                    ("data", s.data.is_some()),
-                ],
-            )?;
-            if let Some(m) = &s.msg {
-                wire_check(sc, &m.to)?;
-            }
-            if let Some(f) = &s.file {
-                wire_check(sc, &f.to)?;
-            }
-            if let Some(raw) = &s.raw {
-                content::parse_hex(raw)?;
-            }
-            check_seconds("pause", s.pause)
-        }
-        Step::File(f) => {
-            c.one(&f.from)?;
-            c.one(&f.to)?;
-            check_blame(&f.rule, &f.decision)?;
-            if f.fragment == Some(0) {
-                return Err("fragment must be at least 1 byte".into());
-            }
-            check_seconds("timeout", f.timeout)
-        }
-        Step::Expect(e) => {
-            c.expand(&e.client)?;
-            check_blame(&e.rule, &e.decision)?;
-            check_seconds("timeout", e.timeout)?;
-            exactly_one(
-                "expect",
-                &[
-                    ("msg", e.msg.is_some()),
-                    ("file", e.file.is_some()),
-                    ("list", e.list.is_some()),
-                    ("list_text", e.list_text.is_some()),
-                    ("ack", e.ack.is_some()),
-                    ("error", e.error.is_some()),
-                ],
-            )?;
-            if let Some(m) = &e.msg {
-                c.expand(&m.from)
-                    .or_else(|_| wire_check(sc, &m.from).map(|_| vec![]))?;
-                check_matcher(m.text.as_ref())?;
-            }
-            if let Some(f) = &e.file {
-                wire_check(sc, &f.from)?;
-                check_matcher(f.name.as_ref())?;
-                check_matcher(f.ip.as_ref())?;
-                if let Some(h) = &f.sha256 {
-                    if content::parse_hex(h).map(|b| b.len()) != Ok(32) {
-                        return Err(format!("sha256 \"{h}\" is not 32 bytes of hex"));
-                    }
-                }
-            }
-            if let Some(list) = &e.list {
-                for n in list {
-                    wire_check(sc, n)?;
-                }
-            }
-            check_matcher(e.list_text.as_ref())?;
-            check_matcher(e.ack.as_ref())?;
-            if let Some(token) = &e.error {
-                if msrp_reference::Reason::from_token(token).is_none() {
-                    return Err(format!("error: \"{token}\" is not a reason token of ERR-1"));
-                }
-            }
-            Ok(())
-        }
-        Step::ExpectSilence(s) => {
-            c.expand(&s.client)?;
-            check_blame(&s.rule, &s.decision)?;
-            check_seconds("for", s.window)
-        }
-        Step::ExpectClosed(ClientOr::Client(n)) => c.expand(n).map(|_| ()),
-        Step::ExpectClosed(ClientOr::Full(s)) => {
-            c.expand(&s.client)?;
-            check_blame(&s.rule, &s.decision)?;
-            if s.no_error.is_some() && s.decision.is_some() {
-                return Err("no_error and decision together: the close rests on a rule (or decision), the missing ERROR on no_error".into());
-            }
-            check_blame(&None, &s.no_error).map_err(|e| format!("no_error: {e}"))?;
-            check_seconds("timeout", s.timeout)
-        }
-        Step::Disconnect(ClientOr::Client(n)) => c.expand(n).map(|_| ()),
-        Step::Disconnect(ClientOr::Full(d)) => {
-            c.expand(&d.client)?;
-            if let Some(raw) = &d.raw {
-                content::parse_hex(raw)?;
-            }
-            Ok(())
-        }
-        Step::Sleep(s) => check_seconds("sleep", Some(*s)),
-        Step::ExpectAlive(a) => check_seconds("timeout", a.timeout),
-    }
 }
 
 /// Parses arbitrary bytes as a scenario file: the property the `scenario_yaml` fuzz target
