@@ -149,49 +149,25 @@ pub async fn run_all(
         }
         Target::Embedded { base, jobs } => {
             let opts = Arc::new(opts.clone());
-            let limit = Arc::new(tokio::sync::Semaphore::new((*jobs).max(1)));
-            let mut set = tokio::task::JoinSet::new();
-            let mut task_index = std::collections::HashMap::new();
-            for (i, sc) in scenarios.iter().cloned().enumerate() {
-                let config = embedded_config(base, &sc.file.server);
-                let opts = opts.clone();
-                let limit = limit.clone();
-                let task = set.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
-                    let result = match ServerHandle::start("127.0.0.1:0", config).await {
+            let scenarios = Arc::new(scenarios);
+            let run = |i: usize| {
+                let (opts, scenarios) = (opts.clone(), scenarios.clone());
+                let config = embedded_config(base, &scenarios[i].file.server);
+                async move {
+                    let sc = &scenarios[i];
+                    match ServerHandle::start("127.0.0.1:0", config).await {
                         Ok(server) => {
-                            let r = Box::pin(run_scenario(&sc, server.local_addr(), &opts)).await;
+                            let r = Box::pin(run_scenario(sc, server.local_addr(), &opts)).await;
                             server.shutdown().await;
                             r
                         }
-                        Err(e) => errored(&sc, format!("cannot start the embedded server: {e}")),
-                    };
-                    (i, result)
-                });
-                task_index.insert(task.id(), i);
-            }
-            let mut finished: BTreeMap<usize, RunResult> = BTreeMap::new();
-            while let Some(joined) = set.join_next().await {
-                match joined {
-                    Ok((i, r)) => {
-                        finished.insert(i, r);
-                    }
-                    Err(e) => {
-                        // A panic in the harness must not lose the other results.
-                        let Some(&i) = task_index.get(&e.id()) else {
-                            continue;
-                        };
-                        finished.insert(
-                            i,
-                            errored(&scenarios[i], format!("harness task failed: {e}")),
-                        );
+                        Err(e) => errored(sc, format!("cannot start the embedded server: {e}")),
                     }
                 }
-                while let Some(mut r) = finished.remove(&results.len()) {
-                    report(&mut r);
-                    results.push(r);
-                }
-            }
+            };
+            let failed = |i: usize, e| errored(&scenarios[i], format!("harness task failed: {e}"));
+            results =
+                crate::ordered::run_in_order(scenarios.len(), *jobs, run, failed, report).await;
         }
     }
     results

@@ -15,6 +15,7 @@ pub mod client_mode;
 pub mod dialect;
 pub mod fuzz;
 pub mod grade;
+pub mod ordered;
 pub mod pcap;
 pub mod record;
 pub mod report;

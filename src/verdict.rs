@@ -56,7 +56,36 @@ pub struct Failure {
     pub actual_hex: Option<String>,
 }
 
+/// What a step demanded and what came instead, before it is graded: `expected` and
+/// `actual` in words, `actual_hex` the bytes that arrived.
+#[derive(Debug, Clone)]
+pub struct Mismatch {
+    /// What the step demanded.
+    pub expected: String,
+    /// What arrived instead.
+    pub actual: String,
+    /// The bytes that arrived, hex.
+    pub actual_hex: Option<String>,
+}
+
 impl Failure {
+    /// The departure of step `index` (0-based) of a scenario, written at `line`, blamed on
+    /// `id` (a rule or a decision) and graded at that rule's level (`rules.rs`; an unknown
+    /// id is a `Must`).
+    pub fn graded(index: usize, line: usize, id: String, m: Mismatch) -> Failure {
+        let (level, statement) = crate::rules::blame(&id).unwrap_or((Level::Must, String::new()));
+        Failure {
+            step: index + 1,
+            line,
+            rule: id,
+            level,
+            statement,
+            expected: m.expected,
+            actual: m.actual,
+            actual_hex: m.actual_hex,
+        }
+    }
+
     /// `rule MSG-2 (Must)` or `decision DEC-4`: what a report calls the departure.
     pub fn blamed(&self) -> String {
         match self.level {

@@ -83,12 +83,7 @@ pub fn bytes_of(spec: &ByteSpec) -> Result<Vec<u8>, String> {
 
 /// Loads one client scenario file.
 pub fn load(path: &Path) -> Result<ClientScenario, LoadError> {
-    let source = std::fs::read_to_string(path).map_err(|e| LoadError {
-        path: path.to_path_buf(),
-        line: None,
-        message: format!("cannot read: {e}"),
-    })?;
-    parse(path, &source)
+    parse(path, &crate::scenario::read_source(path)?)
 }
 
 /// Parses and checks client scenario text.
@@ -98,12 +93,7 @@ pub fn parse(path: &Path, source: &str) -> Result<ClientScenario, LoadError> {
         line,
         message,
     };
-    if let Some((line, message)) = crate::scenario::duplicate_key(source) {
-        return Err(err(Some(line), message));
-    }
-    let de = serde_yaml::Deserializer::from_str(source);
-    let file: ClientScenarioFile = serde_yaml::with::singleton_map_recursive::deserialize(de)
-        .map_err(|e: serde_yaml::Error| err(e.location().map(|l| l.line()), e.to_string()))?;
+    let file: ClientScenarioFile = crate::scenario::deserialize(path, source)?;
     let step_lines = crate::scenario::step_lines(source, file.steps.len());
     let sc = ClientScenario {
         path: path.to_path_buf(),

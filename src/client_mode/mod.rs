@@ -17,7 +17,6 @@ pub mod process;
 pub mod runner;
 pub mod sandbox;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use driver::{Driver, DriverError};
@@ -116,54 +115,27 @@ pub async fn run_all(
     scenarios: Vec<ClientScenario>,
     opts: &ClientRunOptions,
     jobs: usize,
-    mut report: impl FnMut(&mut RunResult),
+    report: impl FnMut(&mut RunResult),
 ) -> Vec<RunResult> {
     let opts = Arc::new(opts.clone());
-    let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
-    let mut set = tokio::task::JoinSet::new();
-    let mut index = std::collections::HashMap::new();
-    for (i, sc) in scenarios.iter().cloned().enumerate() {
-        let opts = opts.clone();
-        let limit = limit.clone();
-        let task = set.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            (i, Box::pin(run_client_scenario(&sc, &opts)).await)
-        });
-        index.insert(task.id(), i);
-    }
-    let mut results: Vec<RunResult> = Vec::new();
-    let mut finished: BTreeMap<usize, RunResult> = BTreeMap::new();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((i, r)) => {
-                finished.insert(i, r);
-            }
-            Err(e) => {
-                // A harness panic must not lose the other results.
-                let Some(&i) = index.get(&e.id()) else {
-                    continue;
-                };
-                let sc = &scenarios[i];
-                finished.insert(
-                    i,
-                    RunResult::not_run(Outcome::not_run(
-                        sc.file.id.clone(),
-                        sc.file.title.clone(),
-                        sc.path.display().to_string(),
-                        sc.file.rules.clone(),
-                        sc.file.tags.clone(),
-                        Verdict::Error,
-                        format!("harness task failed: {e}"),
-                    )),
-                );
-            }
-        }
-        while let Some(mut r) = finished.remove(&results.len()) {
-            report(&mut r);
-            results.push(r);
-        }
-    }
-    results
+    let scenarios = Arc::new(scenarios);
+    let run = |i: usize| {
+        let (opts, scenarios) = (opts.clone(), scenarios.clone());
+        async move { Box::pin(run_client_scenario(&scenarios[i], &opts)).await }
+    };
+    let failed = |i: usize, e| {
+        let sc = &scenarios[i];
+        RunResult::not_run(Outcome::not_run(
+            sc.file.id.clone(),
+            sc.file.title.clone(),
+            sc.path.display().to_string(),
+            sc.file.rules.clone(),
+            sc.file.tags.clone(),
+            Verdict::Error,
+            format!("harness task failed: {e}"),
+        ))
+    };
+    crate::ordered::run_in_order(scenarios.len(), jobs, run, failed, report).await
 }
 
 /// Rule → client scenarios that check it: the rules a client is held to (what it sends,

@@ -18,10 +18,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::record::ConnRecord;
-use crate::rules::{blame, Level};
 use crate::scenario::plan::Step;
 use crate::scenario::{ClientOr, Scenario};
-use crate::verdict::{Failure, Outcome, Verdict};
+use crate::verdict::{Failure, Mismatch, Outcome, Verdict};
 use conn::Conn;
 
 /// How scenarios are run.
@@ -282,17 +281,13 @@ impl<'a> ScenarioRun<'a> {
             .or_else(|| step_decision(step).map(str::to_string))
             .or_else(|| ScenarioRun::step_rule(step).map(str::to_string))
             .unwrap_or_else(|| self.sc.file.rules[0].clone());
-        let (level, statement) = blame(&id).unwrap_or((Level::Must, String::new()));
-        Failure {
-            step: index + 1,
-            line: self.sc.step_lines.get(index).copied().unwrap_or(0),
-            rule: id,
-            level,
-            statement,
+        let line = self.sc.step_lines.get(index).copied().unwrap_or(0);
+        let mismatch = Mismatch {
             expected,
             actual,
             actual_hex,
-        }
+        };
+        Failure::graded(index, line, id, mismatch)
     }
 
     /// The rule a step names, if any.

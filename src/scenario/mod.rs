@@ -152,16 +152,25 @@ impl Clients {
 
 /// Loads one scenario file.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
-    let source = std::fs::read_to_string(path).map_err(|e| LoadError {
+    parse(path, &read_source(path)?)
+}
+
+/// The text of a scenario file (server or client scenario).
+pub(crate) fn read_source(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|e| LoadError {
         path: path.to_path_buf(),
         line: None,
         message: format!("cannot read: {e}"),
-    })?;
-    parse(path, &source)
+    })
 }
 
-/// Parses and checks scenario text.
-pub fn parse(path: &Path, source: &str) -> Result<Scenario, LoadError> {
+/// Scenario text (server or client scenario) as its file type `T`: every mapping checked
+/// for duplicate keys first, steps written as single-key maps (`- connect: alice`, not YAML
+/// tags), every error with its line.
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    source: &str,
+) -> Result<T, LoadError> {
     let err = |line: Option<usize>, message: String| LoadError {
         path: path.to_path_buf(),
         line,
@@ -172,14 +181,19 @@ pub fn parse(path: &Path, source: &str) -> Result<Scenario, LoadError> {
     if let Some((line, message)) = duplicate_key(source) {
         return Err(err(Some(line), message));
     }
-    // Steps are written as single-key maps (`- connect: alice`), not YAML tags.
     let de = serde_yaml::Deserializer::from_str(source);
-    let file: ScenarioFile = serde_yaml::with::singleton_map_recursive::deserialize(de).map_err(
-        |e: serde_yaml::Error| {
-            let line = e.location().map(|l| l.line());
-            err(line, e.to_string())
-        },
-    )?;
+    serde_yaml::with::singleton_map_recursive::deserialize(de)
+        .map_err(|e: serde_yaml::Error| err(e.location().map(|l| l.line()), e.to_string()))
+}
+
+/// Parses and checks scenario text.
+pub fn parse(path: &Path, source: &str) -> Result<Scenario, LoadError> {
+    let err = |line: Option<usize>, message: String| LoadError {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let file: ScenarioFile = deserialize(path, source)?;
     let step_lines = step_lines(source, file.steps.len());
     let clients = resolve_clients(&file).map_err(|m| err(find_line(source, "clients:"), m))?;
     let mut scenario = Scenario {

@@ -73,17 +73,13 @@ impl Run<'_> {
         let id = blamed
             .or_else(|| step_rule(step).map(str::to_string))
             .unwrap_or_else(|| self.sc.file.rules[0].clone());
-        let (level, statement) = blame(&id).unwrap_or((Level::Must, String::new()));
-        Failure {
-            step: index + 1,
-            line: self.sc.step_lines.get(index).copied().unwrap_or(0),
-            rule: id,
-            level,
-            statement,
+        let line = self.sc.step_lines.get(index).copied().unwrap_or(0);
+        let mismatch = crate::verdict::Mismatch {
             expected,
             actual,
             actual_hex,
-        }
+        };
+        Failure::graded(index, line, id, mismatch)
     }
 
     pub(super) async fn step(&mut self, step: &ClientStep) -> StepResult {
