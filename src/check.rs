@@ -9,7 +9,7 @@ use std::time::Duration;
 use msrp_reference::server::{ServerConfig, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::rules::{Decision, Level, DECISIONS, RULES};
+use crate::rules::{Decision, Level, DECISIONS};
 use crate::runner::{run_scenario, RunOptions, RunResult};
 use crate::scenario::{Scenario, ServerSettings};
 use crate::verdict::{Outcome, Verdict};
@@ -230,17 +230,9 @@ pub fn decision_coverage(scenarios: &[Scenario]) -> Vec<(&'static Decision, Vec<
 
 /// Rule → scenarios that check it, in SPEC.md order.
 pub fn coverage(scenarios: &[Scenario]) -> Vec<(&'static str, Level, Vec<String>)> {
-    RULES
+    // Client duties are covered by the client suite (`--client --coverage`).
+    let scenarios = scenarios
         .iter()
-        // Client duties are covered by the client suite (`--client --coverage`).
-        .filter(|r| !crate::rules::is_client_duty(r.id))
-        .map(|r| {
-            let ids = scenarios
-                .iter()
-                .filter(|s| s.file.rules.iter().any(|x| x == r.id))
-                .map(|s| s.file.id.clone())
-                .collect();
-            (r.id, r.level, ids)
-        })
-        .collect()
+        .map(|s| (&s.file.id[..], &s.file.rules[..]));
+    crate::rules::coverage(|id| !crate::rules::is_client_duty(id), scenarios)
 }

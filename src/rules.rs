@@ -218,3 +218,23 @@ pub fn blame(id: &str) -> Option<(Level, String)> {
         )
     })
 }
+
+/// Rule → ids of the scenarios that list it under `rules:`, for every rule `keep` accepts,
+/// in SPEC.md order. `scenarios` gives each scenario's id and rules.
+pub fn coverage<'a>(
+    keep: impl Fn(&str) -> bool,
+    scenarios: impl Iterator<Item = (&'a str, &'a [String])> + Clone,
+) -> Vec<(&'static str, Level, Vec<String>)> {
+    RULES
+        .iter()
+        .filter(|r| keep(r.id))
+        .map(|r| {
+            let ids = scenarios
+                .clone()
+                .filter(|(_, rules)| rules.iter().any(|x| x == r.id))
+                .map(|(id, _)| id.to_string())
+                .collect();
+            (r.id, r.level, ids)
+        })
+        .collect()
+}

@@ -24,7 +24,7 @@ pub use load::{load_all, ClientScenario};
 pub use runner::{run_client_scenario, ClientRunOptions, COMMAND_PLACEHOLDERS};
 
 use crate::check::Selection;
-use crate::rules::{Level, RULES};
+use crate::rules::Level;
 use crate::runner::RunResult;
 use crate::verdict::{Outcome, Verdict};
 
@@ -144,16 +144,11 @@ pub fn coverage(scenarios: &[ClientScenario]) -> Vec<(&'static str, Level, Vec<S
     const CLIENT_RULES: [&str; 9] = [
         "ENC-3", "NAME-1", "MSG-1", "FILE-1", "FILE-2", "FILE-4", "LIST-1", "ACK-1", "ACK-4",
     ];
-    RULES
+    let scenarios = scenarios
         .iter()
-        .filter(|r| CLIENT_RULES.contains(&r.id) || crate::rules::is_client_duty(r.id))
-        .map(|r| {
-            let ids = scenarios
-                .iter()
-                .filter(|s| s.file.rules.iter().any(|x| x == r.id))
-                .map(|s| s.file.id.clone())
-                .collect();
-            (r.id, r.level, ids)
-        })
-        .collect()
+        .map(|s| (&s.file.id[..], &s.file.rules[..]));
+    crate::rules::coverage(
+        |id| CLIENT_RULES.contains(&id) || crate::rules::is_client_duty(id),
+        scenarios,
+    )
 }
