@@ -17,7 +17,7 @@ use msrp_reference::profile::legacy::{self, LegacyDecoder};
 use msrp_reference::text::escape_bytes;
 use sha2::Digest;
 
-use crate::runner::conn::Seen;
+use crate::runner::seen::Seen;
 use crate::scenario::{ClientOr, Scenario, Step};
 use crate::verdict::Outcome;
 use msrp_reference::text::short_hex;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use msrp_reference::frame::{Frame, Name, Reason};
 use tokio::time::Instant;
 
-use super::conn::Seen;
+use super::seen::Seen;
 use super::{ScenarioRun, StepError, StepResult};
 use crate::scenario::content::sha256_of;
 use crate::scenario::matching::Match;

@@ -7,8 +7,9 @@ use bytes::Bytes;
 use msrp_reference::frame::{FileHeader, Frame};
 use tokio::time::Instant;
 
-use super::conn::{Conn, Seen, WriteError};
+use super::conn::{Conn, WriteError};
 use super::expect::body_wait;
+use super::seen::Seen;
 use super::{ScenarioRun, StepError, StepResult};
 use crate::scenario::content::{fill, sha256_of};
 use crate::scenario::matching::Match;

@@ -12,7 +12,7 @@ use msrp_reference::frame::{FileHeader, Frame};
 use msrp_reference::list::HEADER as LIST_HEADER;
 use msrp_reference::profile::legacy::{encode_client, LegacyDecoder};
 
-use super::conn::{server_bytes, Seen};
+use super::seen::{server_bytes, Seen};
 use super::ScenarioRun;
 use crate::scenario::plan::{Payload, Step};
 use crate::scenario::{ClientOr, Scenario};

@@ -4,7 +4,7 @@ use tokio::time::Instant;
 
 use msrp_reference::frame::Frame;
 
-use super::conn::Seen;
+use super::seen::Seen;
 use super::{ScenarioRun, StepError, StepResult};
 use crate::scenario::content::parse_hex;
 use crate::scenario::{AliveStep, ClientOr, ClosedStep, DisconnectStep, SilenceStep};

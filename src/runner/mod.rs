@@ -9,6 +9,7 @@ mod file;
 mod legacy;
 mod lifecycle;
 pub(crate) mod matcher;
+pub mod seen;
 mod send;
 
 use std::collections::BTreeMap;
@@ -67,10 +68,10 @@ pub enum StepError {
 }
 
 impl StepError {
-    fn mismatch(expected: impl Into<String>, seen: &conn::Seen) -> StepError {
+    fn mismatch(expected: impl Into<String>, seen: &seen::Seen) -> StepError {
         // In the legacy profile, two frames the target let arrive as one read are its LEG-12
         // fault, whatever the step checked: the receiver cannot take them apart.
-        if conn::legacy_run() && legacy::merged_unit(seen) {
+        if seen::legacy_run() && legacy::merged_unit(seen) {
             return StepError::Mismatch {
                 rule: Some(legacy::MERGED_RULE.into()),
                 expected: expected.into(),
@@ -364,7 +365,7 @@ fn scenario_deadline(sc: &Scenario, opts: &RunOptions) -> Duration {
 /// Runs one scenario against `target`.
 pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) -> RunResult {
     let legacy = opts.profile == msrp_reference::Profile::Legacy;
-    conn::LEGACY_RUN
+    seen::LEGACY_RUN
         .scope(legacy, run_scenario_inner(sc, target, opts))
         .await
 }
