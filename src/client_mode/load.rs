@@ -136,163 +136,14 @@ pub const ACTIONS: [&str; 5] = ["msg", "send_relay", "send_p2p", "list", "quit"]
 
 fn check_step(sc: &ClientScenario, step: &ClientStep) -> Result<(), String> {
     let f = &sc.file;
-    let client = |name: &str| -> Result<(), String> {
-        if f.clients.contains_key(name) {
-            Ok(())
-        } else {
-            Err(format!("\"{name}\" is not a declared client"))
-        }
-    };
-    let file = |name: &str| -> Result<(), String> {
-        if f.files.contains_key(name) {
-            Ok(())
-        } else {
-            Err(format!("\"{name}\" is not a file of files:"))
-        }
-    };
+    let client = |name: &str| declared_client(f, name);
+    let file = |name: &str| declared_file(f, name);
     match step {
         ClientStep::Start(c) | ClientStep::EndInput(c) => client(c),
-        ClientStep::Type(t) => {
-            client(&t.client)?;
-            if !ACTIONS.contains(&t.action.as_str()) {
-                return Err(format!(
-                    "action \"{}\" is not one of {}",
-                    t.action,
-                    ACTIONS.join(", ")
-                ));
-            }
-            let needs = |field: &str, present: bool| -> Result<(), String> {
-                if present {
-                    Ok(())
-                } else {
-                    Err(format!("action {} needs {field}", t.action))
-                }
-            };
-            match t.action.as_str() {
-                "msg" => {
-                    needs("to", t.to.is_some())?;
-                    needs("text", t.text.is_some())?;
-                }
-                "send_relay" | "send_p2p" => {
-                    needs("to", t.to.is_some())?;
-                    needs("file", t.file.is_some())?;
-                }
-                _ => {}
-            }
-            if let Some(to) = &t.to {
-                wire_of(f, to)?;
-            }
-            if let Some(name) = &t.file {
-                file(name)?;
-            }
-            Ok(())
-        }
-        ClientStep::ExpectFromClient(e) => {
-            client(&e.client)?;
-            check_rule(&e.rule)?;
-            check_seconds("timeout", e.timeout)?;
-            exactly_one(
-                "expect_from_client",
-                &[
-                    ("login", e.login.is_some()),
-                    ("msg", e.msg.is_some()),
-                    ("file", e.file.is_some()),
-                    ("list", e.list.is_some()),
-                    ("ack", e.ack.is_some()),
-                ],
-            )?;
-            if let Some(m) = &e.msg {
-                wire_of(f, &m.to)?;
-                check_matcher(Some(&m.text))?;
-            }
-            if let Some(x) = &e.file {
-                wire_of(f, &x.to)?;
-                file(&x.file)?;
-            }
-            check_matcher(e.ack.as_ref())
-        }
-        ClientStep::ToClient(t) => {
-            client(&t.client)?;
-            if t.frames.is_empty() {
-                return Err("to_client: frames is empty".into());
-            }
-            if t.split.is_some() && t.every_byte {
-                return Err("to_client: split and every_byte together".into());
-            }
-            if t.split.as_ref().is_some_and(|s| s.contains(&0)) {
-                return Err("to_client: a split size must be at least 1".into());
-            }
-            if t.repeat == Some(0) || t.repeat.is_some_and(|r| r > 1_000_000) {
-                return Err("to_client: repeat must be in 1..=1000000".into());
-            }
-            check_seconds("pause", t.pause)?;
-            check_rule(&t.rule)?;
-            for fr in &t.frames {
-                exactly_one(
-                    "a frame",
-                    &[
-                        ("msg", fr.msg.is_some()),
-                        ("file", fr.file.is_some()),
-                        ("list", fr.list.is_some()),
-                        ("ack", fr.ack.is_some()),
-                        ("error", fr.error.is_some()),
-                        ("raw", fr.raw.is_some()),
-                        ("data", fr.data.is_some()),
-                    ],
-                )?;
-                if let Some(m) = &fr.msg {
-                    wire_of(f, &m.from)?;
-                    bytes_of(&m.text)?;
-                }
-                if let Some(x) = &fr.file {
-                    wire_of(f, &x.from)?;
-                    bytes_of(&x.name)?;
-                    if x.body_seed.is_some() && x.size > 64 << 20 {
-                        return Err("file: body_seed with a size over 64 MiB".into());
-                    }
-                }
-                if let Some(l) = &fr.list {
-                    for n in l {
-                        wire_of(f, n)?;
-                    }
-                }
-                for b in [&fr.ack, &fr.error].into_iter().flatten() {
-                    bytes_of(b)?;
-                }
-                if let Some(r) = &fr.raw {
-                    parse_hex(r)?;
-                }
-                if fr.data.as_ref().is_some_and(|d| d.len > 64 << 20) {
-                    return Err("data: more than 64 MiB".into());
-                }
-            }
-            Ok(())
-        }
-        ClientStep::ExpectOutput(o) => {
-            client(&o.client)?;
-            check_rule(&o.rule)?;
-            check_seconds("timeout", o.timeout)?;
-            exactly_one(
-                "expect_output",
-                &[
-                    ("msg", o.msg.is_some()),
-                    ("list", o.list.is_some()),
-                    ("error", o.error.is_some()),
-                    ("line", o.line.is_some()),
-                ],
-            )?;
-            if let Some(m) = &o.msg {
-                wire_of(f, &m.from)?;
-                bytes_of(&m.text)?;
-            }
-            for n in o.list.iter().flatten() {
-                wire_of(f, n)?;
-            }
-            if let Some(re) = &o.line {
-                regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
-            }
-            Ok(())
-        }
+        ClientStep::Type(t) => check_type(f, t),
+        ClientStep::ExpectFromClient(e) => check_from_client(f, e),
+        ClientStep::ToClient(t) => check_to_client(f, t),
+        ClientStep::ExpectOutput(o) => check_output(f, o),
         ClientStep::ExpectFile(e) => {
             client(&e.client)?;
             check_rule(&e.rule)?;
@@ -314,20 +165,7 @@ fn check_step(sc: &ClientScenario, step: &ClientStep) -> Result<(), String> {
             check_rule(&s.rule)?;
             check_seconds("for", s.window)
         }
-        ClientStep::P2pOffer(p) => {
-            client(&p.client)?;
-            wire_of(f, &p.from)?;
-            bytes_of(&p.name)?;
-            check_rule(&p.rule)?;
-            check_seconds("timeout", p.timeout)?;
-            if p.serve.is_some_and(|s| s > p.size) {
-                return Err("p2p_offer: serve is larger than size".into());
-            }
-            if p.serve.unwrap_or(p.size) > 64 << 20 {
-                return Err("p2p_offer: more than 64 MiB to serve".into());
-            }
-            Ok(())
-        }
+        ClientStep::P2pOffer(p) => check_p2p_offer(f, p),
         ClientStep::P2pFetch(p) => {
             client(&p.client)?;
             file(&p.file)?;
@@ -353,6 +191,189 @@ fn check_step(sc: &ClientScenario, step: &ClientStep) -> Result<(), String> {
         }
         ClientStep::Sleep(s) => check_seconds("sleep", Some(*s)),
     }
+}
+
+/// `name` is a client the scenario declares.
+fn declared_client(f: &ClientScenarioFile, name: &str) -> Result<(), String> {
+    if f.clients.contains_key(name) {
+        Ok(())
+    } else {
+        Err(format!("\"{name}\" is not a declared client"))
+    }
+}
+
+/// `name` is a file of the scenario's `files:`.
+fn declared_file(f: &ClientScenarioFile, name: &str) -> Result<(), String> {
+    if f.files.contains_key(name) {
+        Ok(())
+    } else {
+        Err(format!("\"{name}\" is not a file of files:"))
+    }
+}
+
+/// A `type` step names a declared client, one of [`ACTIONS`], and what that action needs.
+fn check_type(f: &ClientScenarioFile, t: &TypeStep) -> Result<(), String> {
+    declared_client(f, &t.client)?;
+    if !ACTIONS.contains(&t.action.as_str()) {
+        return Err(format!(
+            "action \"{}\" is not one of {}",
+            t.action,
+            ACTIONS.join(", ")
+        ));
+    }
+    let needs = |field: &str, present: bool| -> Result<(), String> {
+        if present {
+            Ok(())
+        } else {
+            Err(format!("action {} needs {field}", t.action))
+        }
+    };
+    match t.action.as_str() {
+        "msg" => {
+            needs("to", t.to.is_some())?;
+            needs("text", t.text.is_some())?;
+        }
+        "send_relay" | "send_p2p" => {
+            needs("to", t.to.is_some())?;
+            needs("file", t.file.is_some())?;
+        }
+        _ => {}
+    }
+    if let Some(to) = &t.to {
+        wire_of(f, to)?;
+    }
+    if let Some(name) = &t.file {
+        declared_file(f, name)?;
+    }
+    Ok(())
+}
+
+/// An `expect_from_client` step expects exactly one frame kind, its names and matchers valid.
+fn check_from_client(f: &ClientScenarioFile, e: &FromClientStep) -> Result<(), String> {
+    declared_client(f, &e.client)?;
+    check_rule(&e.rule)?;
+    check_seconds("timeout", e.timeout)?;
+    exactly_one(
+        "expect_from_client",
+        &[
+            ("login", e.login.is_some()),
+            ("msg", e.msg.is_some()),
+            ("file", e.file.is_some()),
+            ("list", e.list.is_some()),
+            ("ack", e.ack.is_some()),
+        ],
+    )?;
+    if let Some(m) = &e.msg {
+        wire_of(f, &m.to)?;
+        check_matcher(Some(&m.text))?;
+    }
+    if let Some(x) = &e.file {
+        wire_of(f, &x.to)?;
+        declared_file(f, &x.file)?;
+    }
+    check_matcher(e.ack.as_ref())
+}
+
+/// A `to_client` step writes frames that each say one thing, within the size limits.
+fn check_to_client(f: &ClientScenarioFile, t: &ToClientStep) -> Result<(), String> {
+    declared_client(f, &t.client)?;
+    if t.frames.is_empty() {
+        return Err("to_client: frames is empty".into());
+    }
+    if t.split.is_some() && t.every_byte {
+        return Err("to_client: split and every_byte together".into());
+    }
+    if t.split.as_ref().is_some_and(|s| s.contains(&0)) {
+        return Err("to_client: a split size must be at least 1".into());
+    }
+    if t.repeat == Some(0) || t.repeat.is_some_and(|r| r > 1_000_000) {
+        return Err("to_client: repeat must be in 1..=1000000".into());
+    }
+    check_seconds("pause", t.pause)?;
+    check_rule(&t.rule)?;
+    for fr in &t.frames {
+        exactly_one(
+            "a frame",
+            &[
+                ("msg", fr.msg.is_some()),
+                ("file", fr.file.is_some()),
+                ("list", fr.list.is_some()),
+                ("ack", fr.ack.is_some()),
+                ("error", fr.error.is_some()),
+                ("raw", fr.raw.is_some()),
+                ("data", fr.data.is_some()),
+            ],
+        )?;
+        if let Some(m) = &fr.msg {
+            wire_of(f, &m.from)?;
+            bytes_of(&m.text)?;
+        }
+        if let Some(x) = &fr.file {
+            wire_of(f, &x.from)?;
+            bytes_of(&x.name)?;
+            if x.body_seed.is_some() && x.size > 64 << 20 {
+                return Err("file: body_seed with a size over 64 MiB".into());
+            }
+        }
+        if let Some(l) = &fr.list {
+            for n in l {
+                wire_of(f, n)?;
+            }
+        }
+        for b in [&fr.ack, &fr.error].into_iter().flatten() {
+            bytes_of(b)?;
+        }
+        if let Some(r) = &fr.raw {
+            parse_hex(r)?;
+        }
+        if fr.data.as_ref().is_some_and(|d| d.len > 64 << 20) {
+            return Err("data: more than 64 MiB".into());
+        }
+    }
+    Ok(())
+}
+
+/// An `expect_output` step expects exactly one kind of output.
+fn check_output(f: &ClientScenarioFile, o: &OutputStep) -> Result<(), String> {
+    declared_client(f, &o.client)?;
+    check_rule(&o.rule)?;
+    check_seconds("timeout", o.timeout)?;
+    exactly_one(
+        "expect_output",
+        &[
+            ("msg", o.msg.is_some()),
+            ("list", o.list.is_some()),
+            ("error", o.error.is_some()),
+            ("line", o.line.is_some()),
+        ],
+    )?;
+    if let Some(m) = &o.msg {
+        wire_of(f, &m.from)?;
+        bytes_of(&m.text)?;
+    }
+    for n in o.list.iter().flatten() {
+        wire_of(f, n)?;
+    }
+    if let Some(re) = &o.line {
+        regex::Regex::new(re).map_err(|e| format!("bad regex: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A `p2p_offer` step serves at most its size, and at most 64 MiB.
+fn check_p2p_offer(f: &ClientScenarioFile, p: &P2pOfferStep) -> Result<(), String> {
+    declared_client(f, &p.client)?;
+    wire_of(f, &p.from)?;
+    bytes_of(&p.name)?;
+    check_rule(&p.rule)?;
+    check_seconds("timeout", p.timeout)?;
+    if p.serve.is_some_and(|s| s > p.size) {
+        return Err("p2p_offer: serve is larger than size".into());
+    }
+    if p.serve.unwrap_or(p.size) > 64 << 20 {
+        return Err("p2p_offer: more than 64 MiB to serve".into());
+    }
+    Ok(())
 }
 
 /// Loads every client scenario (`mode: client`) under the given files or folders, sorted
