@@ -21,30 +21,7 @@ impl Run<'_> {
         let wait = self.wait(e.timeout);
         let c = e.client.as_str();
         if e.login == Some(true) {
-            let want = self.under(c)?.wire;
-            let item = self.next_item(c, wait).await;
-            return match item {
-                Ok(Decoded::Login(n)) if n.as_bytes() == want => {
-                    self.note(format!("{c} < login \"{n}\""));
-                    Ok(())
-                }
-                Ok(Decoded::Login(n)) => Err(StepErr::Mismatch {
-                    rule: Some(e.rule.clone().unwrap_or_else(|| "NAME-1".into())),
-                    expected: format!("login \"{}\"", escape_bytes(&want)),
-                    actual: format!("login \"{n}\""),
-                    hex: Some(short_hex(n.as_bytes())),
-                }),
-                Ok(other) => Err(mismatch_rule(
-                    "NAME-1",
-                    "the 4 login bytes",
-                    format!("{other:?}"),
-                )),
-                Err(m) => Err(mismatch_rule(
-                    e.rule.as_deref().unwrap_or("NAME-1"),
-                    format!("login \"{}\"", escape_bytes(&want)),
-                    m.describe(),
-                )),
-            };
+            return self.expect_login(e, wait).await;
         }
         // Frames: a login still unread is consumed first.
         let mut item = self.next_item(c, wait).await;
@@ -125,52 +102,95 @@ impl Run<'_> {
                 self.under(c)?.offer = Some(h.clone());
                 return Ok(());
             }
-            // Relay: exactly `size` body bytes, the file's content (FILE-2).
-            let mut hasher = sha2::Sha256::new();
-            let mut got = 0u64;
-            let deadline = Instant::now() + wait + Duration::from_secs_f64(h.size as f64 / 20e6);
-            while got < h.size {
-                let link = self.link(c)?;
-                match link.next(deadline).await {
-                    Ok(Decoded::Body { data, .. }) => {
-                        hasher.update(&data);
-                        got += data.len() as u64;
-                    }
-                    Ok(other) => {
-                        return Err(mismatch_rule(
-                            "FILE-2",
-                            format!("{} body bytes", h.size),
-                            format!("{other:?} after {got} bytes"),
-                        ))
-                    }
-                    Err(m) => {
-                        return Err(mismatch_rule(
-                            "FILE-2",
-                            format!("{} body bytes", h.size),
-                            format!("{got} bytes, then {}", m.describe()),
-                        ))
-                    }
-                }
-            }
-            let digest: [u8; 32] = hasher.finalize().into();
-            self.note(format!(
-                "{c} < body {got} bytes sha256={}",
-                hex::encode(digest)
-            ));
-            if digest != sha256_of(content.seed, content.size) {
-                return Err(mismatch_rule(
-                    "FILE-2",
-                    format!("the {} bytes of {}", content.size, f.file),
-                    format!(
-                        "{got} bytes with another content (sha256 {})",
-                        hex::encode(digest)
-                    ),
-                ));
-            }
-            return Ok(());
+            return self
+                .expect_relay_body(c, h.size, &f.file, content, wait)
+                .await;
         }
         Err(StepErr::Broken(
             "expect_from_client: nothing to expect".into(),
         ))
+    }
+
+    /// `expect_from_client` with `login: true`: the client's 4 login bytes (NAME-1).
+    async fn expect_login(&mut self, e: &FromClientStep, wait: Duration) -> StepResult {
+        let c = e.client.as_str();
+        let want = self.under(c)?.wire;
+        let item = self.next_item(c, wait).await;
+        match item {
+            Ok(Decoded::Login(n)) if n.as_bytes() == want => {
+                self.note(format!("{c} < login \"{n}\""));
+                Ok(())
+            }
+            Ok(Decoded::Login(n)) => Err(StepErr::Mismatch {
+                rule: Some(e.rule.clone().unwrap_or_else(|| "NAME-1".into())),
+                expected: format!("login \"{}\"", escape_bytes(&want)),
+                actual: format!("login \"{n}\""),
+                hex: Some(short_hex(n.as_bytes())),
+            }),
+            Ok(other) => Err(mismatch_rule(
+                "NAME-1",
+                "the 4 login bytes",
+                format!("{other:?}"),
+            )),
+            Err(m) => Err(mismatch_rule(
+                e.rule.as_deref().unwrap_or("NAME-1"),
+                format!("login \"{}\"", escape_bytes(&want)),
+                m.describe(),
+            )),
+        }
+    }
+
+    /// A relayed body after the FILE header the client sent: exactly `size` bytes, the
+    /// content of `file` (FILE-2).
+    async fn expect_relay_body(
+        &mut self,
+        c: &str,
+        size: u64,
+        file: &str,
+        content: Content,
+        wait: Duration,
+    ) -> StepResult {
+        let mut hasher = sha2::Sha256::new();
+        let mut got = 0u64;
+        let deadline = Instant::now() + wait + Duration::from_secs_f64(size as f64 / 20e6);
+        while got < size {
+            let link = self.link(c)?;
+            match link.next(deadline).await {
+                Ok(Decoded::Body { data, .. }) => {
+                    hasher.update(&data);
+                    got += data.len() as u64;
+                }
+                Ok(other) => {
+                    return Err(mismatch_rule(
+                        "FILE-2",
+                        format!("{} body bytes", size),
+                        format!("{other:?} after {got} bytes"),
+                    ))
+                }
+                Err(m) => {
+                    return Err(mismatch_rule(
+                        "FILE-2",
+                        format!("{} body bytes", size),
+                        format!("{got} bytes, then {}", m.describe()),
+                    ))
+                }
+            }
+        }
+        let digest: [u8; 32] = hasher.finalize().into();
+        self.note(format!(
+            "{c} < body {got} bytes sha256={}",
+            hex::encode(digest)
+        ));
+        if digest != sha256_of(content.seed, content.size) {
+            return Err(mismatch_rule(
+                "FILE-2",
+                format!("the {} bytes of {}", content.size, file),
+                format!(
+                    "{got} bytes with another content (sha256 {})",
+                    hex::encode(digest)
+                ),
+            ));
+        }
+        Ok(())
     }
 }

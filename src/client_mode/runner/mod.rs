@@ -161,39 +161,10 @@ pub async fn run_client_scenario(sc: &ClientScenario, opts: &ClientRunOptions) -
         notes: Vec::new(),
         failure_taken: None,
     };
-    for (label, wire) in &sc.file.clients {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&wire.as_bytes()[..4]);
-        match Sandbox::create(label, &opts.driver, &sc.file.files, &sc.file.existing) {
-            Ok(mut sandbox) => {
-                sandbox.keep = opts.keep_sandboxes;
-                if opts.keep_sandboxes {
-                    run.notes
-                        .push(format!("sandbox of {label}: {}", sandbox.root.display()));
-                }
-                let before = sandbox.tree();
-                run.clients.insert(
-                    label.clone(),
-                    Under {
-                        label: label.clone(),
-                        wire: w,
-                        sandbox,
-                        before,
-                        proc: None,
-                        link: None,
-                        cursor: 0,
-                        offer: None,
-                        crash_seen: false,
-                        exit_shown: None,
-                    },
-                );
-            }
-            Err(e) => {
-                outcome.verdict = Verdict::Error;
-                outcome.reason = Some(format!("cannot create a sandbox: {e}"));
-                return result(outcome, Vec::new(), String::new(), started_wall);
-            }
-        }
+    if let Err(e) = run.add_clients() {
+        outcome.verdict = Verdict::Error;
+        outcome.reason = Some(format!("cannot create a sandbox: {e}"));
+        return result(outcome, Vec::new(), String::new(), started_wall);
     }
     let limit = scenario_limit(sc, opts);
     let stop = match tokio::time::timeout(limit, run.steps()).await {
@@ -206,7 +177,83 @@ pub async fn run_client_scenario(sc: &ClientScenario, opts: &ClientRunOptions) -
         )),
     };
     let end_failure = run.teardown().await;
-    // Verdict: the first failure (a step's, else one the teardown found), warnings, errors.
+    grade(&mut outcome, sc, stop, end_failure, &mut run);
+    outcome.warnings = std::mem::take(&mut run.warnings);
+    outcome.notes.append(&mut run.notes);
+    if !matches!(outcome.verdict, Verdict::Pass | Verdict::Skip) {
+        outcome.notes.extend(run.tails());
+    }
+    outcome.seconds = started.elapsed().as_secs_f64();
+    let mut records = std::mem::take(&mut run.done_records);
+    records.sort_by_key(|r| r.opened_at);
+    let mut transcript = std::mem::take(&mut run.transcript);
+    transcript.push(format!("verdict: {}", outcome.verdict.as_str()));
+    if let Some(f) = &outcome.failure {
+        transcript.push(format!(
+            "  {} at step {}: expected {}; actual {}",
+            f.blamed(),
+            f.step,
+            f.expected,
+            f.actual
+        ));
+    }
+    let mut text = transcript.join("\n");
+    text.push('\n');
+    result(outcome, records, text, started_wall)
+}
+
+impl Run<'_> {
+    /// Creates each declared client's sandbox (its files, its download folder) and its
+    /// state; the message says why a sandbox could not be made.
+    fn add_clients(&mut self) -> Result<(), String> {
+        for (label, wire) in &self.sc.file.clients {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&wire.as_bytes()[..4]);
+            match Sandbox::create(
+                label,
+                &self.opts.driver,
+                &self.sc.file.files,
+                &self.sc.file.existing,
+            ) {
+                Ok(mut sandbox) => {
+                    sandbox.keep = self.opts.keep_sandboxes;
+                    if self.opts.keep_sandboxes {
+                        self.notes
+                            .push(format!("sandbox of {label}: {}", sandbox.root.display()));
+                    }
+                    let before = sandbox.tree();
+                    self.clients.insert(
+                        label.clone(),
+                        Under {
+                            label: label.clone(),
+                            wire: w,
+                            sandbox,
+                            before,
+                            proc: None,
+                            link: None,
+                            cursor: 0,
+                            offer: None,
+                            crash_seen: false,
+                            exit_shown: None,
+                        },
+                    );
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Grades a finished run: the first failure (a step's, else one the teardown found), else
+/// an error or skip that stopped it, else the first warning.
+fn grade(
+    outcome: &mut Outcome,
+    sc: &ClientScenario,
+    stop: Result<(), (usize, StepErr)>,
+    end_failure: Option<Failure>,
+    run: &mut Run<'_>,
+) {
     let mut failure = None;
     match stop {
         Ok(()) => {}
@@ -241,28 +288,6 @@ pub async fn run_client_scenario(sc: &ClientScenario, opts: &ClientRunOptions) -
             outcome.failure = Some(first.clone());
         }
     }
-    outcome.warnings = std::mem::take(&mut run.warnings);
-    outcome.notes.append(&mut run.notes);
-    if !matches!(outcome.verdict, Verdict::Pass | Verdict::Skip) {
-        outcome.notes.extend(run.tails());
-    }
-    outcome.seconds = started.elapsed().as_secs_f64();
-    let mut records = std::mem::take(&mut run.done_records);
-    records.sort_by_key(|r| r.opened_at);
-    let mut transcript = std::mem::take(&mut run.transcript);
-    transcript.push(format!("verdict: {}", outcome.verdict.as_str()));
-    if let Some(f) = &outcome.failure {
-        transcript.push(format!(
-            "  {} at step {}: expected {}; actual {}",
-            f.blamed(),
-            f.step,
-            f.expected,
-            f.actual
-        ));
-    }
-    let mut text = transcript.join("\n");
-    text.push('\n');
-    result(outcome, records, text, started_wall)
 }
 
 fn result(
