@@ -296,3 +296,120 @@ pub fn summary_csv(rows: &[TargetSummary]) -> String {
     }
     s
 }
+
+/// The failures of a target grouped by first departure, largest first, for the human report
+/// (empty when nothing departed).
+pub fn root_cause_lines(summary: &TargetSummary) -> String {
+    let mut s = String::new();
+    if summary.root_causes.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "root causes (first departure of each scenario that did not pass, largest group first):"
+    );
+    // Groups of one scenario go on one line at the end: the list stays short.
+    let (groups, single): (Vec<_>, Vec<_>) = summary
+        .root_causes
+        .iter()
+        .partition(|c| c.scenarios.len() > 1);
+    for c in groups {
+        let shown: Vec<&str> = c.scenarios.iter().take(4).map(String::as_str).collect();
+        let more = c.scenarios.len().saturating_sub(shown.len());
+        let _ = writeln!(
+            s,
+            "  {:>3}  {}  — {}{}",
+            c.scenarios.len(),
+            c.title(),
+            shown.join(", "),
+            if more > 0 {
+                format!(", +{more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !single.is_empty() {
+        // Named by rule only (the JSON, CSV and HTML reports have each one in full).
+        let _ = writeln!(
+            s,
+            "  {:>3}  causes of one scenario each: {}",
+            single.len(),
+            rules_counted(&single).join(", ")
+        );
+    }
+    s
+}
+
+/// `RULE` or `RULE ×N` for each rule of `causes`, sorted by rule.
+fn rules_counted(causes: &[&RootCause]) -> Vec<String> {
+    let mut rules: Vec<(&str, usize)> = Vec::new();
+    for c in causes {
+        match rules.iter_mut().find(|(r, _)| *r == c.rule) {
+            Some((_, n)) => *n += 1,
+            None => rules.push((&c.rule, 1)),
+        }
+    }
+    rules.sort();
+    rules
+        .iter()
+        .map(|(r, n)| {
+            if *n > 1 {
+                format!("{r} ×{n}")
+            } else {
+                r.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cause(rule: &str, kind: &str, scenarios: &[&str]) -> RootCause {
+        RootCause {
+            rule: rule.into(),
+            kind: kind.into(),
+            scenarios: scenarios.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn summary(root_causes: Vec<RootCause>) -> TargetSummary {
+        let mut s = TargetSummary::of_outcomes("t", "t", &[], 0.0);
+        s.root_causes = root_causes;
+        s
+    }
+
+    #[test]
+    fn no_root_cause_prints_nothing() {
+        assert_eq!(root_cause_lines(&summary(Vec::new())), "");
+    }
+
+    #[test]
+    fn groups_get_a_line_each_and_name_at_most_four_scenarios() {
+        let text = root_cause_lines(&summary(vec![
+            cause("MSG-2", "wrong name field", &["a", "b", "c", "d", "e", "f"]),
+            cause("ERR-1", "nothing instead of ERROR", &["g", "h"]),
+        ]));
+        assert_eq!(
+            text,
+            "root causes (first departure of each scenario that did not pass, largest group first):\n\
+             \x20   6  MSG-2: wrong name field  — a, b, c, d, +2 more\n\
+             \x20   2  ERR-1: nothing instead of ERROR  — g, h\n"
+        );
+    }
+
+    #[test]
+    fn causes_of_one_scenario_share_a_line_counted_by_rule() {
+        let text = root_cause_lines(&summary(vec![
+            cause("MSG-2", "x", &["a", "b"]),
+            cause("SRV-9", "y", &["c"]),
+            cause("ERR-1", "z", &["d"]),
+            cause("SRV-9", "w", &["e"]),
+        ]));
+        let last = text.lines().last().unwrap_or_default();
+        assert_eq!(last, "    3  causes of one scenario each: ERR-1, SRV-9 ×2");
+        assert_eq!(text.lines().count(), 3);
+    }
+}

@@ -4,7 +4,7 @@
 use super::*;
 
 /// When a run stops scheduling operations.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
     /// After this long (`--duration`).
     After(Duration),

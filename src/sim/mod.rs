@@ -7,6 +7,7 @@
 //! its per-pair sequence number and intended time; every file is registered in the
 //! [`ledger::Ledger`] with its SHA-256 and must come back as an ACK.
 
+pub mod cli;
 mod client;
 mod config;
 mod dispatch;

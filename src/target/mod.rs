@@ -11,12 +11,14 @@
 pub mod preflight;
 pub mod process;
 pub mod run;
+pub mod specs;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 pub use process::{Exit, StartError, TargetCommand, TargetProcess};
 pub use run::{run_target, Event, Policy, TargetReport};
+pub use specs::{TargetFlags, TargetFlagsError};
 
 /// Where one target's server comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,10 +131,7 @@ pub fn parse_target_line(line: &str) -> Result<Option<TargetSpec>, String> {
         if command.is_empty() {
             TargetSource::Address(addr)
         } else {
-            // A command that listens at a known address: its port is fixed.
-            let host = first.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            TargetSource::Command(TargetCommand::new(command, Some(host), Some(addr.port())))
+            TargetSource::Command(command_at(first, addr.port(), command))
         }
     } else {
         TargetSource::Command(TargetCommand::new(rest, None, None))
@@ -141,6 +140,13 @@ pub fn parse_target_line(line: &str) -> Result<Option<TargetSpec>, String> {
         label: label.to_string(),
         source,
     }))
+}
+
+/// A command that listens at a known address, `HOST:PORT` as written: its port is fixed.
+fn command_at(address: &str, port: u16, command: &str) -> TargetCommand {
+    let host = address.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    TargetCommand::new(command, Some(host), Some(port))
 }
 
 /// Reads a targets file: one target per line, a label then `HOST:PORT`, a command (with
