@@ -110,19 +110,37 @@ pub fn write_check_report(
     let _ = writeln!(body, "<h1>msrp-check report</h1>");
     let _ = writeln!(body, "<p class=\"muted\">{} scenarios against {} target(s). Verdicts: pass; fail (a MUST rule broken); warn (a SHOULD rule broken); skip; error (could not run).</p>", scenarios.len(), targets.len());
 
+    totals_table(&mut body, targets);
+    dialect_notes(&mut body, targets);
+    root_causes(&mut body, targets);
+    rules_broken(&mut body, targets);
+    scenario_grid(&mut body, scenarios, targets);
+    std::fs::write(dir.join("index.html"), page("msrp-check report", &body))?;
+
+    for s in scenarios {
+        write_scenario_page(dir, s, targets)?;
+    }
+    Ok(())
+}
+
+/// The totals of each target.
+fn totals_table(body: &mut String, targets: &[TargetResults]) {
     // Totals per target.
-    let _ = writeln!(body, "<table><tr><th>target</th><th>passed</th><th>failed</th><th>warned</th><th>skipped</th><th>errors</th></tr>");
+    let _ = writeln!(*body, "<table><tr><th>target</th><th>passed</th><th>failed</th><th>warned</th><th>skipped</th><th>errors</th></tr>");
     for t in targets {
         let outcomes: Vec<Outcome> = t.results.iter().map(|r| r.outcome.clone()).collect();
         let n = Totals::of(&outcomes);
         let _ = writeln!(
-            body,
+            *body,
             "<tr><td>{}</td><td class=\"pass\">{}</td><td class=\"fail\">{}</td><td class=\"warn\">{}</td><td class=\"skip\">{}</td><td class=\"error\">{}</td></tr>",
             esc(&t.name), n.passed, n.failed, n.warned, n.skipped, n.errors
         );
     }
-    let _ = writeln!(body, "</table>");
+    let _ = writeln!(*body, "</table>");
+}
 
+/// Dialect notes, before any verdict: a target in another dialect fails most strict scenarios, and the note says why and which option checks the rest.
+fn dialect_notes(body: &mut String, targets: &[TargetResults]) {
     // Dialect notes come before any verdict: a target in another dialect fails most strict
     // scenarios, and the note says why and which option checks the rest.
     for t in targets {
@@ -135,9 +153,12 @@ pub fn write_check_report(
             );
         }
     }
+}
 
+/// Each target's failures grouped by first departure, largest first.
+fn root_causes(body: &mut String, targets: &[TargetResults]) {
     // Root causes: each target's failures grouped by first departure, largest first.
-    let _ = writeln!(body, "<h2 id=\"root-causes\">Root causes</h2><p class=\"muted\">Scenarios grouped by their first departure (rule and kind of difference): one bug reads as one line.</p>");
+    let _ = writeln!(*body, "<h2 id=\"root-causes\">Root causes</h2><p class=\"muted\">Scenarios grouped by their first departure (rule and kind of difference): one bug reads as one line.</p>");
     for (ti, t) in targets.iter().enumerate() {
         let outcomes: Vec<Outcome> = t.results.iter().map(|r| r.outcome.clone()).collect();
         let causes = crate::rootcause::root_causes(&outcomes);
@@ -145,13 +166,13 @@ pub fn write_check_report(
             .iter()
             .filter(|o| crate::target::run::is_not_run(o.reason.as_deref()))
             .count();
-        let _ = write!(body, "<h3>{}</h3>", esc(&t.name));
+        let _ = write!(*body, "<h3>{}</h3>", esc(&t.name));
         if causes.is_empty() && not_run == 0 {
-            let _ = writeln!(body, "<p>None.</p>");
+            let _ = writeln!(*body, "<p>None.</p>");
             continue;
         }
         let _ = writeln!(
-            body,
+            *body,
             "<table><tr><th>scenarios</th><th>root cause</th><th>where</th></tr>"
         );
         for c in &causes {
@@ -183,9 +204,12 @@ pub fn write_check_report(
                 esc(reason)
             );
         }
-        let _ = writeln!(body, "</table>");
+        let _ = writeln!(*body, "</table>");
     }
+}
 
+/// The rules broken, with the scenarios that showed it.
+fn rules_broken(body: &mut String, targets: &[TargetResults]) {
     // Rules broken, with the scenarios that showed it.
     let mut broken: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
     for (ti, t) in targets.iter().enumerate() {
@@ -198,15 +222,15 @@ pub fn write_check_report(
             }
         }
     }
-    let _ = writeln!(body, "<h2 id=\"rules\">Rules broken</h2>");
+    let _ = writeln!(*body, "<h2 id=\"rules\">Rules broken</h2>");
     if broken.is_empty() {
-        let _ = writeln!(body, "<p>None.</p>");
+        let _ = writeln!(*body, "<p>None.</p>");
     } else {
-        let _ = write!(body, "<table><tr><th>rule</th><th>statement</th>");
+        let _ = write!(*body, "<table><tr><th>rule</th><th>statement</th>");
         for t in targets {
-            let _ = write!(body, "<th>{}</th>", esc(&t.name));
+            let _ = write!(*body, "<th>{}</th>", esc(&t.name));
         }
-        let _ = writeln!(body, "</tr>");
+        let _ = writeln!(*body, "</tr>");
         for (id, hits) in &broken {
             let (level, statement) = crate::rules::blame(id)
                 .map_or(("", String::new()), |(level, statement)| {
@@ -226,13 +250,16 @@ pub fn write_check_report(
                         format!("<a href=\"{}#t{ti}\">{}</a>", scenario_page(sid), esc(sid))
                     })
                     .collect();
-                let _ = write!(body, "<td>{}</td>", links.join("<br>"));
+                let _ = write!(*body, "<td>{}</td>", links.join("<br>"));
             }
-            let _ = writeln!(body, "</tr>");
+            let _ = writeln!(*body, "</tr>");
         }
-        let _ = writeln!(body, "</table>");
+        let _ = writeln!(*body, "</table>");
     }
+}
 
+/// The grid of scenarios × targets, grouped by area.
+fn scenario_grid(body: &mut String, scenarios: &[Scenario], targets: &[TargetResults]) {
     // The grid, grouped by area.
     let mut areas: BTreeMap<String, Vec<&Scenario>> = BTreeMap::new();
     for s in scenarios {
@@ -241,14 +268,14 @@ pub fn write_check_report(
             .or_default()
             .push(s);
     }
-    let _ = writeln!(body, "<h2 id=\"scenarios\">Scenarios</h2>");
+    let _ = writeln!(*body, "<h2 id=\"scenarios\">Scenarios</h2>");
     for (name, list) in &areas {
-        let _ = writeln!(body, "<h3 id=\"area-{0}\">{0}</h3>", esc(name));
-        let _ = write!(body, "<table><tr><th>scenario</th><th>rules</th>");
+        let _ = writeln!(*body, "<h3 id=\"area-{0}\">{0}</h3>", esc(name));
+        let _ = write!(*body, "<table><tr><th>scenario</th><th>rules</th>");
         for t in targets {
-            let _ = write!(body, "<th>{}</th>", esc(&t.name));
+            let _ = write!(*body, "<th>{}</th>", esc(&t.name));
         }
-        let _ = writeln!(body, "</tr>");
+        let _ = writeln!(*body, "</tr>");
         for s in list {
             let id = &s.file.id;
             let _ = write!(
@@ -268,91 +295,91 @@ pub fn write_check_report(
                     None => body.push_str("<td class=\"muted\">not run</td>"),
                 }
             }
-            let _ = writeln!(body, "</tr>");
+            let _ = writeln!(*body, "</tr>");
         }
-        let _ = writeln!(body, "</table>");
+        let _ = writeln!(*body, "</table>");
     }
-    std::fs::write(dir.join("index.html"), page("msrp-check report", &body))?;
+}
 
-    // One page per scenario.
-    for s in scenarios {
-        let id = &s.file.id;
-        let mut b = String::new();
-        let _ = writeln!(
-            b,
-            "<p><a href=\"../index.html\">← all scenarios</a></p><h1>{}</h1><p>{}</p>",
-            esc(id),
-            esc(&s.file.title)
-        );
-        let _ = writeln!(
-            b,
-            "<p class=\"muted\">{}</p><table><tr><th>rule</th><th>statement</th></tr>",
-            esc(&s.path.display().to_string())
-        );
-        for r in &s.file.rules {
-            let st = rule(r).map_or("", |x| x.statement);
-            let _ = writeln!(b, "<tr><td>{}</td><td>{}</td></tr>", esc(r), esc(st));
-        }
-        let _ = writeln!(b, "</table>");
-        for (ti, t) in targets.iter().enumerate() {
-            let Some(r) = t.results.iter().find(|r| &r.outcome.id == id) else {
-                continue;
-            };
-            let o = &r.outcome;
-            let _ = writeln!(b, "<h2 id=\"t{ti}\">{} — <span class=\"{}\" style=\"padding:0 6px\">{}</span> <span class=\"muted\">{:.2}s</span></h2>", esc(&t.name), o.verdict.as_str(), o.verdict.as_str().to_uppercase(), o.seconds);
-            if let Some(f) = &o.failure {
-                let _ = writeln!(
-                    b,
-                    "<div class=\"box\"><p>step {} (line {}), <b>{}</b>: {}</p><p><b>expected</b> {}</p><p><b>actual</b> {}</p>{}</div>",
-                    f.step, f.line, esc(&f.blamed()), esc(&f.statement), esc(&f.expected), esc(&f.actual),
-                    f.actual_hex.as_deref().map(|h| format!("<pre>{}</pre>", esc(h))).unwrap_or_default()
-                );
-            }
-            for w in o.warnings.iter().filter(|w| {
-                o.failure
-                    .as_ref()
-                    .is_none_or(|f| (f.step, &f.rule) != (w.step, &w.rule))
-            }) {
-                let _ = writeln!(
-                    b,
-                    "<div class=\"box\"><p>also warned at step {} (line {}), <b>{}</b>: {}</p><p><b>expected</b> {}</p><p><b>actual</b> {}</p></div>",
-                    w.step, w.line, esc(&w.blamed()), esc(&w.statement), esc(&w.expected), esc(&w.actual)
-                );
-            }
-            if let Some(reason) = &o.reason {
-                let _ = writeln!(b, "<p>{}</p>", esc(reason));
-            }
-            for n in &o.notes {
-                let _ = writeln!(b, "<p class=\"muted\">note: {}</p>", esc(n));
-            }
-            if let Some(d) = &o.transcript_diff {
-                let _ = writeln!(b, "<h3>Transcript against the reference snapshot</h3><pre>");
-                for line in d.lines() {
-                    let class = match line.as_bytes().first() {
-                        Some(b'+') if !line.starts_with("+++") => "add",
-                        Some(b'-') if !line.starts_with("---") => "del",
-                        _ => "",
-                    };
-                    let _ = writeln!(b, "<span class=\"{class}\">{}</span>", esc(line));
-                }
-                let _ = writeln!(b, "</pre>");
-            }
-            if let Some(pdir) = &t.pcap_dir {
-                let pcap = pdir.join(format!("{id}.pcap"));
-                if pcap.exists() {
-                    let href = link(&dir.join("scenarios"), &pcap);
-                    let _ = writeln!(b, "<p>Packet capture: <a href=\"{}\">{}.pcap</a> (open with Wireshark and contrib/wireshark/msrp.lua)</p>", esc(&href), esc(id));
-                }
-            }
-            if !r.transcript.is_empty() {
-                let _ = writeln!(b, "<h3>Transcript</h3><pre>{}</pre>", esc(&r.transcript));
-            }
-        }
-        let _ = writeln!(b, "<h2>Scenario</h2><pre>{}</pre>", esc(&s.source));
-        std::fs::write(
-            dir.join(scenario_page(id)),
-            page(&format!("{id} — msrp-check"), &b),
-        )?;
+/// The page of scenario `s`: its source, and each target's transcript, expected and actual,
+/// diff and capture.
+fn write_scenario_page(dir: &Path, s: &Scenario, targets: &[TargetResults]) -> std::io::Result<()> {
+    let id = &s.file.id;
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "<p><a href=\"../index.html\">← all scenarios</a></p><h1>{}</h1><p>{}</p>",
+        esc(id),
+        esc(&s.file.title)
+    );
+    let _ = writeln!(
+        b,
+        "<p class=\"muted\">{}</p><table><tr><th>rule</th><th>statement</th></tr>",
+        esc(&s.path.display().to_string())
+    );
+    for r in &s.file.rules {
+        let st = rule(r).map_or("", |x| x.statement);
+        let _ = writeln!(b, "<tr><td>{}</td><td>{}</td></tr>", esc(r), esc(st));
     }
+    let _ = writeln!(b, "</table>");
+    for (ti, t) in targets.iter().enumerate() {
+        let Some(r) = t.results.iter().find(|r| &r.outcome.id == id) else {
+            continue;
+        };
+        let o = &r.outcome;
+        let _ = writeln!(b, "<h2 id=\"t{ti}\">{} — <span class=\"{}\" style=\"padding:0 6px\">{}</span> <span class=\"muted\">{:.2}s</span></h2>", esc(&t.name), o.verdict.as_str(), o.verdict.as_str().to_uppercase(), o.seconds);
+        if let Some(f) = &o.failure {
+            let _ = writeln!(
+                b,
+                "<div class=\"box\"><p>step {} (line {}), <b>{}</b>: {}</p><p><b>expected</b> {}</p><p><b>actual</b> {}</p>{}</div>",
+                f.step, f.line, esc(&f.blamed()), esc(&f.statement), esc(&f.expected), esc(&f.actual),
+                f.actual_hex.as_deref().map(|h| format!("<pre>{}</pre>", esc(h))).unwrap_or_default()
+            );
+        }
+        for w in o.warnings.iter().filter(|w| {
+            o.failure
+                .as_ref()
+                .is_none_or(|f| (f.step, &f.rule) != (w.step, &w.rule))
+        }) {
+            let _ = writeln!(
+                b,
+                "<div class=\"box\"><p>also warned at step {} (line {}), <b>{}</b>: {}</p><p><b>expected</b> {}</p><p><b>actual</b> {}</p></div>",
+                w.step, w.line, esc(&w.blamed()), esc(&w.statement), esc(&w.expected), esc(&w.actual)
+            );
+        }
+        if let Some(reason) = &o.reason {
+            let _ = writeln!(b, "<p>{}</p>", esc(reason));
+        }
+        for n in &o.notes {
+            let _ = writeln!(b, "<p class=\"muted\">note: {}</p>", esc(n));
+        }
+        if let Some(d) = &o.transcript_diff {
+            let _ = writeln!(b, "<h3>Transcript against the reference snapshot</h3><pre>");
+            for line in d.lines() {
+                let class = match line.as_bytes().first() {
+                    Some(b'+') if !line.starts_with("+++") => "add",
+                    Some(b'-') if !line.starts_with("---") => "del",
+                    _ => "",
+                };
+                let _ = writeln!(b, "<span class=\"{class}\">{}</span>", esc(line));
+            }
+            let _ = writeln!(b, "</pre>");
+        }
+        if let Some(pdir) = &t.pcap_dir {
+            let pcap = pdir.join(format!("{id}.pcap"));
+            if pcap.exists() {
+                let href = link(&dir.join("scenarios"), &pcap);
+                let _ = writeln!(b, "<p>Packet capture: <a href=\"{}\">{}.pcap</a> (open with Wireshark and contrib/wireshark/msrp.lua)</p>", esc(&href), esc(id));
+            }
+        }
+        if !r.transcript.is_empty() {
+            let _ = writeln!(b, "<h3>Transcript</h3><pre>{}</pre>", esc(&r.transcript));
+        }
+    }
+    let _ = writeln!(b, "<h2>Scenario</h2><pre>{}</pre>", esc(&s.source));
+    std::fs::write(
+        dir.join(scenario_page(id)),
+        page(&format!("{id} — msrp-check"), &b),
+    )?;
     Ok(())
 }
