@@ -85,39 +85,10 @@ pub fn main(cli: ClientCli) -> u8 {
         .filter(|s| selects(&cli.selection, s))
         .collect();
     if cli.coverage {
-        let mut uncovered = Vec::new();
-        for (id, level, ids) in coverage(&scenarios) {
-            let lvl = level.as_str();
-            if ids.is_empty() {
-                println!("{id:<7} {lvl:<6} NOT COVERED");
-                if level == Level::Must {
-                    uncovered.push(id);
-                }
-            } else {
-                println!("{id:<7} {lvl:<6} {}", ids.join(", "));
-            }
-        }
-        if !uncovered.is_empty() {
-            println!(
-                "MUST rules without a client scenario: {}",
-                uncovered.join(", ")
-            );
-            return 1;
-        }
-        println!("every MUST rule a client is held to is covered by a client scenario");
-        return u8::from(!load_errors.is_empty());
+        return print_coverage(&scenarios, !load_errors.is_empty());
     }
     if cli.list {
-        for s in &scenarios {
-            println!(
-                "{:<40} [{}] {}",
-                s.file.id,
-                s.file.rules.join(", "),
-                s.path.display()
-            );
-        }
-        println!("{} client scenarios", scenarios.len());
-        return u8::from(!load_errors.is_empty());
+        return print_list(&scenarios, !load_errors.is_empty());
     }
     if scenarios.is_empty() {
         if load_errors.is_empty() {
@@ -125,33 +96,9 @@ pub fn main(cli: ClientCli) -> u8 {
         }
         return usage("no client scenario could be loaded: nothing ran");
     }
-    for dir in [&cli.pcap_dir, &cli.transcript_dir, &cli.html]
-        .into_iter()
-        .flatten()
-    {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            return usage(format!("cannot create {}: {e}", dir.display()));
-        }
-    }
-    let snapshots = match &cli.snapshots {
-        Some(dir) => match Snapshots::load(dir) {
-            Ok(s) => Some(s),
-            Err(e) => return usage(e),
-        },
-        None => None,
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => return usage(format!("cannot start the runtime: {e}")),
-    };
-    let opts = ClientRunOptions {
-        command: cli.command.clone(),
-        driver,
-        timeout: cli.timeout,
-        // Starting a program takes longer than a step on a loaded machine.
-        connect_wait: cli.timeout.max(Duration::from_millis(500)) * 2,
-        strict: cli.strict,
-        keep_sandboxes: std::env::var_os("MSRP_KEEP_SANDBOX").is_some(),
+    let (rt, opts, snapshots) = match prepare(&cli, driver) {
+        Ok(prepared) => prepared,
+        Err(e) => return usage(e),
     };
     let target = format!("client `{}`", cli.command);
     let human = !cli.json;
@@ -183,37 +130,14 @@ pub fn main(cli: ClientCli) -> u8 {
     let totals = Totals::of(&outcomes);
     let per_target = vec![(target.clone(), outcomes.clone())];
     let mut code = totals.exit_code(cli.strict);
-    if let Some(dir) = &cli.html {
-        let shadows: Vec<_> = scenarios.iter().map(|s| s.as_report_scenario()).collect();
-        let targets = [TargetResults {
-            name: target.clone(),
-            results: &results,
-            pcap_dir: cli.pcap_dir.clone(),
-            // Client mode does not probe a client's dialect.
-            dialect_note: None,
-        }];
-        if let Err(e) = write_check_report(dir, &shadows, &targets) {
-            eprintln!(
-                "msrp-check: cannot write the HTML report in {}: {e}",
-                dir.display()
-            );
-            code = code.max(1);
-        } else if human {
-            let _ = writeln!(out, "HTML report: {}", dir.join("index.html").display());
-        }
-    }
-    if let Some(path) = &cli.junit {
-        let written = junit_xml(&per_target, cli.strict)
-            .map_err(|e| e.to_string())
-            .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!(
-                "msrp-check: cannot write JUnit report {}: {e}",
-                path.display()
-            );
-            code = code.max(1);
-        }
-    }
+    code = code.max(write_reports(
+        &cli,
+        &scenarios,
+        &results,
+        &per_target,
+        &target,
+        human,
+    ));
     if human {
         let _ = writeln!(out, "{}", closing_line(&totals));
         for e in &load_errors {
@@ -240,6 +164,127 @@ pub fn main(cli: ClientCli) -> u8 {
     }
     if code == 2 {
         eprintln!("msrp-check: no client scenario ran");
+    }
+    code
+}
+
+/// The output folders created, the snapshots loaded, the runtime started and the run's
+/// options, or the usage error that stops the run.
+fn prepare(
+    cli: &ClientCli,
+    driver: Driver,
+) -> Result<(tokio::runtime::Runtime, ClientRunOptions, Option<Snapshots>), String> {
+    for dir in [&cli.pcap_dir, &cli.transcript_dir, &cli.html]
+        .into_iter()
+        .flatten()
+    {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return Err(format!("cannot create {}: {e}", dir.display()));
+        }
+    }
+    let snapshots = match &cli.snapshots {
+        Some(dir) => match Snapshots::load(dir) {
+            Ok(s) => Some(s),
+            Err(e) => return Err(e.to_string()),
+        },
+        None => None,
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return Err(format!("cannot start the runtime: {e}")),
+    };
+    let opts = ClientRunOptions {
+        command: cli.command.clone(),
+        driver,
+        timeout: cli.timeout,
+        // Starting a program takes longer than a step on a loaded machine.
+        connect_wait: cli.timeout.max(Duration::from_millis(500)) * 2,
+        strict: cli.strict,
+        keep_sandboxes: std::env::var_os("MSRP_KEEP_SANDBOX").is_some(),
+    };
+    Ok((rt, opts, snapshots))
+}
+
+/// `--coverage`: rule → client scenarios; 1 when a MUST rule has none.
+fn print_coverage(scenarios: &[ClientScenario], had_load_errors: bool) -> u8 {
+    let mut uncovered = Vec::new();
+    for (id, level, ids) in coverage(scenarios) {
+        let lvl = level.as_str();
+        if ids.is_empty() {
+            println!("{id:<7} {lvl:<6} NOT COVERED");
+            if level == Level::Must {
+                uncovered.push(id);
+            }
+        } else {
+            println!("{id:<7} {lvl:<6} {}", ids.join(", "));
+        }
+    }
+    if !uncovered.is_empty() {
+        println!(
+            "MUST rules without a client scenario: {}",
+            uncovered.join(", ")
+        );
+        return 1;
+    }
+    println!("every MUST rule a client is held to is covered by a client scenario");
+    u8::from(had_load_errors)
+}
+
+/// `--list`: one line per selected client scenario.
+fn print_list(scenarios: &[ClientScenario], had_load_errors: bool) -> u8 {
+    for s in scenarios {
+        println!(
+            "{:<40} [{}] {}",
+            s.file.id,
+            s.file.rules.join(", "),
+            s.path.display()
+        );
+    }
+    println!("{} client scenarios", scenarios.len());
+    u8::from(had_load_errors)
+}
+
+/// Writes the HTML and JUnit reports asked for; 1 when one could not be written.
+fn write_reports(
+    cli: &ClientCli,
+    scenarios: &[ClientScenario],
+    results: &[crate::runner::RunResult],
+    per_target: &[(String, Vec<Outcome>)],
+    target: &str,
+    human: bool,
+) -> u8 {
+    let mut code = 0;
+    let mut out = anstream::stdout();
+    if let Some(dir) = &cli.html {
+        let shadows: Vec<_> = scenarios.iter().map(|s| s.as_report_scenario()).collect();
+        let targets = [TargetResults {
+            name: target.to_string(),
+            results,
+            pcap_dir: cli.pcap_dir.clone(),
+            // Client mode does not probe a client's dialect.
+            dialect_note: None,
+        }];
+        if let Err(e) = write_check_report(dir, &shadows, &targets) {
+            eprintln!(
+                "msrp-check: cannot write the HTML report in {}: {e}",
+                dir.display()
+            );
+            code = code.max(1);
+        } else if human {
+            let _ = writeln!(out, "HTML report: {}", dir.join("index.html").display());
+        }
+    }
+    if let Some(path) = &cli.junit {
+        let written = junit_xml(per_target, cli.strict)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| std::fs::write(path, xml).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!(
+                "msrp-check: cannot write JUnit report {}: {e}",
+                path.display()
+            );
+            code = code.max(1);
+        }
     }
     code
 }
