@@ -6,6 +6,7 @@
 //! [`ClientEvents`] (the read side). Reading must go on while sending — a server relays to a
 //! client that does not read only until its buffers fill.
 
+pub mod console;
 mod download;
 mod events;
 mod legacy;
