@@ -250,37 +250,31 @@ impl Session {
             .into_owned();
         let sender = self.sender.clone();
         let progress = progress(self.console.tty(), &filename, size);
-        if p2p {
-            let listener = sender.offer_p2p(to, filename.as_bytes(), size).await?;
-            let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-            self.console.sending(to, &filename, size, Some(port));
-            self.show();
-            let wait = self.p2p_wait;
-            self.tasks.spawn(async move {
-                let result = serve_p2p(listener, size, file, wait, progress)
-                    .await
-                    .map_err(|e| e.to_string());
-                TaskDone::Sent {
-                    to,
-                    filename,
-                    result,
+        let listener = match p2p {
+            true => Some(sender.offer_p2p(to, filename.as_bytes(), size).await?),
+            false => None,
+        };
+        let port = listener
+            .as_ref()
+            .map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0));
+        self.console.sending(to, &filename, size, port);
+        self.show();
+        let wait = self.p2p_wait;
+        self.tasks.spawn(async move {
+            let result = match listener {
+                Some(listener) => serve_p2p(listener, size, file, wait, progress).await,
+                None => {
+                    sender
+                        .send_file_relay(to, filename.as_bytes(), size, file, progress)
+                        .await
                 }
-            });
-        } else {
-            self.console.sending(to, &filename, size, None);
-            self.show();
-            self.tasks.spawn(async move {
-                let result = sender
-                    .send_file_relay(to, filename.as_bytes(), size, file, progress)
-                    .await
-                    .map_err(|e| e.to_string());
-                TaskDone::Sent {
-                    to,
-                    filename,
-                    result,
-                }
-            });
-        }
+            };
+            TaskDone::Sent {
+                to,
+                filename,
+                result: result.map_err(|e| e.to_string()),
+            }
+        });
         Ok(())
     }
 

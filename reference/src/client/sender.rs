@@ -114,7 +114,8 @@ impl ClientSender {
         self.send_frame(&Frame::Msg { name: to, text }).await
     }
 
-    /// Asks for the client list (LIST-1); the answer arrives as [`Event::List`].
+    /// Asks for the client list (LIST-1); the answer arrives as
+    /// [`Event::List`](super::Event::List).
     pub async fn list(&self) -> Result<(), ClientError> {
         self.send_frame(&Frame::ListRequest).await
     }
