@@ -206,6 +206,7 @@ impl Decoder {
     }
 
     /// Parses a frame at the start of `buf` without consuming; returns it and its length.
+    /// `Ok(None)` (here and in the per-opcode parsers) means the frame is not complete yet.
     fn parse_frame(&mut self, buf: &[u8]) -> Result<Option<(Frame, usize)>, DecodeError> {
         if buf.len() < 2 {
             return Ok(None);
@@ -213,107 +214,11 @@ impl Decoder {
         let opcode = u16::from_be_bytes([buf[0], buf[1]]);
         let mut cur = Cursor { pos: 2 };
         let frame = match opcode {
-            OP_MSG => {
-                let Some(name) = cur.name(buf) else {
-                    return Ok(None);
-                };
-                let max = self.limits.max_text;
-                let Some(text) = self.cstring(buf, &mut cur, max, too_large("MSG text"))? else {
-                    return Ok(None);
-                };
-                Frame::Msg { name, text }
-            }
-            OP_FILE => {
-                let Some(name) = cur.name(buf) else {
-                    return Ok(None);
-                };
-                let long_name = |n| {
-                    DecodeError::new(
-                        Reason::Malformed,
-                        "FILE-6",
-                        format!("filename has no terminator within {n} bytes (max {MAX_FILENAME})"),
-                    )
-                };
-                let Some(filename) = self.cstring(buf, &mut cur, MAX_FILENAME, long_name)? else {
-                    return Ok(None);
-                };
-                check_filename(&filename)?;
-                let Some(fixed) = cur.take(buf, 12) else {
-                    return Ok(None);
-                };
-                let size = u64::from_be_bytes(fixed[..8].try_into().expect("8 bytes"));
-                let port = u32::from_be_bytes(fixed[8..].try_into().expect("4 bytes"));
-                if port > 65_535 {
-                    return Err(DecodeError::new(
-                        Reason::Malformed,
-                        "FILE-4",
-                        format!("port {port} is above 65535"),
-                    ));
-                }
-                let long_ip = |n| {
-                    DecodeError::new(
-                        Reason::Malformed,
-                        "FILE-1",
-                        format!("ip has no terminator within {n} bytes (max {MAX_IP})"),
-                    )
-                };
-                let Some(ip) = self.cstring(buf, &mut cur, MAX_IP, long_ip)? else {
-                    return Ok(None);
-                };
-                Frame::File(FileHeader {
-                    name,
-                    filename,
-                    size,
-                    port,
-                    ip,
-                })
-            }
-            OP_LIST => match self.direction {
-                Direction::ClientToServer => Frame::ListRequest,
-                Direction::ServerToClient => {
-                    let max = self.limits.max_server_text;
-                    let Some(text) = self.cstring(buf, &mut cur, max, too_large("LIST text"))?
-                    else {
-                        return Ok(None);
-                    };
-                    Frame::ListReply { text }
-                }
-            },
-            OP_ACK => {
-                // The profile gives ACK filenames no limit; 255 bytes (FILE-6's) is DEC-4.
-                let long = |n| {
-                    DecodeError::new(
-                        Reason::Malformed,
-                        "DEC-4",
-                        format!(
-                            "ACK filename has no terminator within {n} bytes (max {MAX_FILENAME})"
-                        ),
-                    )
-                };
-                let Some(filename) = self.cstring(buf, &mut cur, MAX_FILENAME, long)? else {
-                    return Ok(None);
-                };
-                Frame::Ack { filename }
-            }
-            OP_ERROR => {
-                let max = match self.direction {
-                    Direction::ClientToServer => self.limits.max_text,
-                    Direction::ServerToClient => self.limits.max_server_text,
-                };
-                // Bounding a client's ERROR text by the MSG limit is DEC-5, not LIM-1.
-                let rule = match self.direction {
-                    Direction::ClientToServer => "DEC-5",
-                    Direction::ServerToClient => "DEC-13",
-                };
-                let too_long = |max| DecodeError {
-                    rule,
-                    ..too_large("ERROR text")(max)
-                };
-                let Some(text) = self.cstring(buf, &mut cur, max, too_long)? else {
-                    return Ok(None);
-                };
-                Frame::Error { text }
-            }
+            OP_MSG => self.parse_msg(buf, &mut cur)?,
+            OP_FILE => self.parse_file(buf, &mut cur)?,
+            OP_LIST => self.parse_list(buf, &mut cur)?,
+            OP_ACK => self.parse_ack(buf, &mut cur)?,
+            OP_ERROR => self.parse_error(buf, &mut cur)?,
             other => {
                 return Err(DecodeError::new(
                     Reason::BadOpcode,
@@ -322,7 +227,111 @@ impl Decoder {
                 ))
             }
         };
-        Ok(Some((frame, cur.pos)))
+        Ok(frame.map(|frame| (frame, cur.pos)))
+    }
+
+    /// MSG: `NAME[4] TEXT 0x00` (MSG-1, MSG-2).
+    fn parse_msg(&mut self, buf: &[u8], cur: &mut Cursor) -> Result<Option<Frame>, DecodeError> {
+        let Some(name) = cur.name(buf) else {
+            return Ok(None);
+        };
+        let max = self.limits.max_text;
+        let Some(text) = self.cstring(buf, cur, max, too_large("MSG text"))? else {
+            return Ok(None);
+        };
+        Ok(Some(Frame::Msg { name, text }))
+    }
+
+    /// FILE: `NAME[4] FILENAME 0x00 SIZE[8] PORT[4] IP 0x00` (FILE-1).
+    fn parse_file(&mut self, buf: &[u8], cur: &mut Cursor) -> Result<Option<Frame>, DecodeError> {
+        let Some(name) = cur.name(buf) else {
+            return Ok(None);
+        };
+        let long_name = |n| {
+            DecodeError::new(
+                Reason::Malformed,
+                "FILE-6",
+                format!("filename has no terminator within {n} bytes (max {MAX_FILENAME})"),
+            )
+        };
+        let Some(filename) = self.cstring(buf, cur, MAX_FILENAME, long_name)? else {
+            return Ok(None);
+        };
+        check_filename(&filename)?;
+        let Some(fixed) = cur.take(buf, 12) else {
+            return Ok(None);
+        };
+        let size = u64::from_be_bytes(fixed[..8].try_into().expect("8 bytes"));
+        let port = u32::from_be_bytes(fixed[8..].try_into().expect("4 bytes"));
+        if port > 65_535 {
+            return Err(DecodeError::new(
+                Reason::Malformed,
+                "FILE-4",
+                format!("port {port} is above 65535"),
+            ));
+        }
+        let long_ip = |n| {
+            DecodeError::new(
+                Reason::Malformed,
+                "FILE-1",
+                format!("ip has no terminator within {n} bytes (max {MAX_IP})"),
+            )
+        };
+        let Some(ip) = self.cstring(buf, cur, MAX_IP, long_ip)? else {
+            return Ok(None);
+        };
+        Ok(Some(Frame::File(FileHeader {
+            name,
+            filename,
+            size,
+            port,
+            ip,
+        })))
+    }
+
+    /// LIST: the opcode alone from a client, `TEXT 0x00` from a server (LIST-1, LIST-2).
+    fn parse_list(&mut self, buf: &[u8], cur: &mut Cursor) -> Result<Option<Frame>, DecodeError> {
+        match self.direction {
+            Direction::ClientToServer => Ok(Some(Frame::ListRequest)),
+            Direction::ServerToClient => {
+                let max = self.limits.max_server_text;
+                let text = self.cstring(buf, cur, max, too_large("LIST text"))?;
+                Ok(text.map(|text| Frame::ListReply { text }))
+            }
+        }
+    }
+
+    /// ACK: `FILENAME 0x00` (ACK-1).
+    fn parse_ack(&mut self, buf: &[u8], cur: &mut Cursor) -> Result<Option<Frame>, DecodeError> {
+        // The profile gives ACK filenames no limit; 255 bytes (FILE-6's) is DEC-4.
+        let long = |n| {
+            DecodeError::new(
+                Reason::Malformed,
+                "DEC-4",
+                format!("ACK filename has no terminator within {n} bytes (max {MAX_FILENAME})"),
+            )
+        };
+        let filename = self.cstring(buf, cur, MAX_FILENAME, long)?;
+        Ok(filename.map(|filename| Frame::Ack { filename }))
+    }
+
+    /// ERROR: `TEXT 0x00`, bounded by the direction's text limit (ERR-1).
+    fn parse_error(&mut self, buf: &[u8], cur: &mut Cursor) -> Result<Option<Frame>, DecodeError> {
+        let max = match self.direction {
+            Direction::ClientToServer => self.limits.max_text,
+            Direction::ServerToClient => self.limits.max_server_text,
+        };
+        // Bounding a client's ERROR text by the MSG limit is DEC-5, not LIM-1.
+        let rule = match self.direction {
+            Direction::ClientToServer => "DEC-5",
+            Direction::ServerToClient => "DEC-13",
+        };
+        let too_long = |max| DecodeError {
+            rule,
+            ..too_large("ERROR text")(max)
+        };
+        let text = self.cstring(buf, cur, max, too_long)?;
+        Ok(text.map(|text| Frame::Error { text }))
     }
 
     /// Reads a `0x00`-terminated string of at most `max` bytes at the cursor.
