@@ -129,36 +129,8 @@ fn connection_packets(r: &ConnRecord) -> Result<Vec<Packet>, PcapError> {
         mac: SERVER_MAC,
         seq: 50_000,
     };
-    let mut out = Vec::new();
     let t0 = r.opened_at;
-    let syn = Flags {
-        syn: true,
-        ack: false,
-        psh: false,
-        fin: false,
-        rst: false,
-    };
-    out.push(Packet {
-        at: t0,
-        data: build(&c, &s, 0, syn, &[])?,
-    });
-    c.seq += 1;
-    let synack = Flags {
-        syn: true,
-        ack: true,
-        psh: false,
-        fin: false,
-        rst: false,
-    };
-    out.push(Packet {
-        at: t0,
-        data: build(&s, &c, c.seq, synack, &[])?,
-    });
-    s.seq += 1;
-    out.push(Packet {
-        at: t0,
-        data: build(&c, &s, s.seq, ACK, &[])?,
-    });
+    let mut out = handshake(&mut c, &mut s, t0)?;
     let mut closed = false;
     let mut last = t0;
     for e in &r.events {
@@ -169,18 +141,7 @@ fn connection_packets(r: &ConnRecord) -> Result<Vec<Packet>, PcapError> {
                     Direction::Out => (&mut c, &mut s),
                     Direction::In => (&mut s, &mut c),
                 };
-                for seg in bytes.chunks(MAX_SEGMENT) {
-                    let psh = Flags { psh: true, ..ACK };
-                    out.push(Packet {
-                        at: *at,
-                        data: build(from, to, to.seq, psh, seg)?,
-                    });
-                    from.seq = from.seq.wrapping_add(seg.len() as u32);
-                }
-                out.push(Packet {
-                    at: *at,
-                    data: build(to, from, from.seq, ACK, &[])?,
-                });
+                out.extend(data_segments(from, to, *at, bytes)?);
             }
             RecordEvent::Close { at, by_peer, reset } => {
                 let (from, to) = if *by_peer {
@@ -188,24 +149,7 @@ fn connection_packets(r: &ConnRecord) -> Result<Vec<Packet>, PcapError> {
                 } else {
                     (&mut c, &mut s)
                 };
-                if *reset {
-                    let rst = Flags { rst: true, ..ACK };
-                    out.push(Packet {
-                        at: *at,
-                        data: build(from, to, to.seq, rst, &[])?,
-                    });
-                } else {
-                    let fin = Flags { fin: true, ..ACK };
-                    out.push(Packet {
-                        at: *at,
-                        data: build(from, to, to.seq, fin, &[])?,
-                    });
-                    from.seq = from.seq.wrapping_add(1);
-                    out.push(Packet {
-                        at: *at,
-                        data: build(to, from, from.seq, ACK, &[])?,
-                    });
-                }
+                out.extend(close_segments(from, to, *at, *reset)?);
                 closed = true;
                 break;
             }
@@ -218,6 +162,91 @@ fn connection_packets(r: &ConnRecord) -> Result<Vec<Packet>, PcapError> {
             data: build(&c, &s, s.seq, fin, &[])?,
         });
     }
+    Ok(out)
+}
+
+/// The three-way handshake that opens a recorded connection at `t0`.
+fn handshake(c: &mut Side, s: &mut Side, t0: Duration) -> Result<Vec<Packet>, PcapError> {
+    let mut out = Vec::new();
+    let syn = Flags {
+        syn: true,
+        ack: false,
+        psh: false,
+        fin: false,
+        rst: false,
+    };
+    out.push(Packet {
+        at: t0,
+        data: build(c, s, 0, syn, &[])?,
+    });
+    c.seq += 1;
+    let synack = Flags {
+        syn: true,
+        ack: true,
+        psh: false,
+        fin: false,
+        rst: false,
+    };
+    out.push(Packet {
+        at: t0,
+        data: build(s, c, c.seq, synack, &[])?,
+    });
+    s.seq += 1;
+    out.push(Packet {
+        at: t0,
+        data: build(c, s, s.seq, ACK, &[])?,
+    });
+    Ok(out)
+}
+
+/// The segments of `bytes` sent by `from` at `at` (at most [`MAX_SEGMENT`] each), and the
+/// ACK of the other side.
+fn data_segments(
+    from: &mut Side,
+    to: &mut Side,
+    at: Duration,
+    bytes: &[u8],
+) -> Result<Vec<Packet>, PcapError> {
+    let mut out = Vec::new();
+    for seg in bytes.chunks(MAX_SEGMENT) {
+        let psh = Flags { psh: true, ..ACK };
+        out.push(Packet {
+            at,
+            data: build(from, to, to.seq, psh, seg)?,
+        });
+        from.seq = from.seq.wrapping_add(seg.len() as u32);
+    }
+    out.push(Packet {
+        at,
+        data: build(to, from, from.seq, ACK, &[])?,
+    });
+    Ok(out)
+}
+
+/// `from` closing at `at`: a reset, or a FIN and its ACK.
+fn close_segments(
+    from: &mut Side,
+    to: &mut Side,
+    at: Duration,
+    reset: bool,
+) -> Result<Vec<Packet>, PcapError> {
+    if reset {
+        let rst = Flags { rst: true, ..ACK };
+        return Ok(vec![Packet {
+            at,
+            data: build(from, to, to.seq, rst, &[])?,
+        }]);
+    }
+    let fin = Flags { fin: true, ..ACK };
+    let mut out = vec![Packet {
+        at,
+        data: build(from, to, to.seq, fin, &[])?,
+    }];
+    from.seq = from.seq.wrapping_add(1);
+    out.push(Packet {
+        at,
+        data: build(to, from, from.seq, ACK, &[])?,
+    });
     Ok(out)
 }
 
