@@ -191,6 +191,25 @@ impl ScenarioRun<'_> {
                 ))
             })?;
         let addr = SocketAddr::new(ip, port);
+        self.p2p_transfer(f, listener, addr, wait, fragment).await
+    }
+
+    /// The body of a P2P transfer: the harness, as the sender, serves it on `listener`
+    /// while, as the recipient, it fetches it from `addr`, the offered address (FILE-4).
+    async fn p2p_transfer(
+        &mut self,
+        f: &FileStep,
+        listener: tokio::net::TcpListener,
+        addr: SocketAddr,
+        wait: Duration,
+        fragment: usize,
+    ) -> StepResult {
+        let fail = |actual: String| StepError::Mismatch {
+            rule: Some("FILE-4".into()),
+            expected: format!("{} bytes from the sender over the offered address", f.size),
+            actual,
+            hex: None,
+        };
         let label = format!("p2p {}<-{}", f.to, f.from);
         let record = self.record(&label, false);
         let mut log = self.log(&label);
