@@ -133,6 +133,31 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome of a scenario about to run: `Pass` until a step departs. `id`, `title`,
+    /// `file`, `rules` and `tags` name the scenario.
+    pub fn started(
+        id: String,
+        title: String,
+        file: String,
+        rules: Vec<String>,
+        tags: Vec<String>,
+    ) -> Outcome {
+        Outcome {
+            id,
+            title,
+            file,
+            rules,
+            tags,
+            verdict: Verdict::Pass,
+            seconds: 0.0,
+            failure: None,
+            reason: None,
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            transcript_diff: None,
+        }
+    }
+
     /// The outcome of a scenario whose steps did not run: `verdict` is `Skip` or `Error`,
     /// `reason` says why. `id`, `title`, `file`, `rules` and `tags` name the scenario.
     pub fn not_run(
@@ -145,18 +170,9 @@ impl Outcome {
         reason: String,
     ) -> Outcome {
         Outcome {
-            id,
-            title,
-            file,
-            rules,
-            tags,
             verdict,
-            seconds: 0.0,
-            failure: None,
             reason: Some(reason),
-            notes: Vec::new(),
-            warnings: Vec::new(),
-            transcript_diff: None,
+            ..Outcome::started(id, title, file, rules, tags)
         }
     }
 

@@ -9,6 +9,7 @@ mod file;
 mod legacy;
 mod lifecycle;
 pub(crate) mod matcher;
+mod outcome;
 pub mod seen;
 mod send;
 
@@ -21,8 +22,9 @@ use tokio::time::Instant;
 use crate::record::ConnRecord;
 use crate::scenario::plan::Step;
 use crate::scenario::{ClientOr, Scenario};
-use crate::verdict::{Failure, Mismatch, Outcome, Verdict};
+use crate::verdict::{Failure, Mismatch, Outcome};
 use conn::Conn;
+use outcome::{capped_note, grade, scenario_deadline, Stop};
 
 /// How scenarios are run.
 #[derive(Debug, Clone)]
@@ -333,35 +335,6 @@ fn step_decision(step: &Step) -> Option<&str> {
     }
 }
 
-/// Why a scenario stopped before its last step.
-enum Stop {
-    /// A departure graded as a failure.
-    Failure(Failure),
-    /// The step (index) could not be carried out.
-    Broken(usize, String),
-}
-
-/// An upper bound on a scenario's run time, so a scenario never hangs the runner.
-fn scenario_deadline(sc: &Scenario, opts: &RunOptions) -> Duration {
-    let mut total = Duration::from_secs(5);
-    for step in &sc.steps {
-        total += match step {
-            Step::Sleep(s) => *s,
-            Step::File(f) => {
-                opts.timeout * 4
-                    + Duration::from_secs_f64(f.size as f64 / 20e6)
-                    + f.timeout.map(Duration::from_secs_f64).unwrap_or_default() * 4
-            }
-            _ => {
-                opts.timeout
-                    .max(Duration::from_secs_f64(sc.file.timeout.unwrap_or(0.0)))
-                    * 2
-            }
-        };
-    }
-    total
-}
-
 /// Runs one scenario against `target`.
 pub async fn run_scenario(sc: &Scenario, target: SocketAddr, opts: &RunOptions) -> RunResult {
     let legacy = opts.profile == msrp_reference::Profile::Legacy;
@@ -396,64 +369,20 @@ async fn run_scenario_inner(sc: &Scenario, target: SocketAddr, opts: &RunOptions
         )),
     };
     let (records, entries) = run.finish().await;
-    let mut outcome = Outcome {
-        id: sc.file.id.clone(),
-        title: sc.file.title.clone(),
-        file: sc.path.display().to_string(),
-        rules: sc.file.rules.clone(),
-        tags: sc.file.tags.clone(),
-        verdict: Verdict::Pass,
-        seconds: started.elapsed().as_secs_f64(),
-        failure: None,
-        reason: None,
-        notes: Vec::new(),
-        warnings: Vec::new(),
-        transcript_diff: None,
-    };
-    for r in &records {
-        if r.dropped > 0 {
-            outcome.notes.push(format!(
-                "recording of {} capped ({} MiB per connection, {} MiB per scenario); {} later bytes not kept",
-                r.label,
-                crate::record::RECORD_CAP >> 20,
-                crate::record::SCENARIO_RECORD_CAP >> 20,
-                r.dropped
-            ));
-        }
-    }
+    let mut outcome = Outcome::started(
+        sc.file.id.clone(),
+        sc.file.title.clone(),
+        sc.path.display().to_string(),
+        sc.file.rules.clone(),
+        sc.file.tags.clone(),
+    );
+    outcome.seconds = started.elapsed().as_secs_f64();
+    outcome.notes.extend(records.iter().filter_map(capped_note));
     let warnings = std::mem::take(&mut run.warnings);
     if let Some((index, reason)) = run.not_applicable.take() {
         legacy::grade_not_applicable(sc, index, reason, &mut outcome);
     }
-    match result {
-        Ok(()) => {}
-        Err(Stop::Failure(f)) => {
-            outcome.verdict = Verdict::Fail;
-            outcome.failure = Some(f);
-        }
-        Err(Stop::Broken(index, reason)) => {
-            let line = sc.step_lines.get(index).copied().unwrap_or(0);
-            let reason = format!("{}:{line}: step {}: {reason}", sc.path.display(), index + 1);
-            if warnings.is_empty() {
-                outcome.verdict = Verdict::Error;
-                outcome.reason = Some(reason);
-            } else {
-                // The departure left later steps nothing to mean: the warning is the verdict,
-                // never an error blamed on the step it caused.
-                outcome.notes.push(format!(
-                    "stopped after the departure at step {}: {reason}",
-                    warnings[0].step
-                ));
-            }
-        }
-    }
-    if outcome.failure.is_none() {
-        if let Some(first) = warnings.first() {
-            outcome.verdict = Verdict::Warn;
-            outcome.failure = Some(first.clone());
-        }
-    }
-    outcome.warnings = warnings;
+    grade(&mut outcome, sc, result, warnings);
     let transcript = crate::transcript::render_in(sc, &outcome, entries, legacy_run);
     RunResult {
         outcome,

@@ -126,20 +126,13 @@ struct Run<'a> {
 pub async fn run_client_scenario(sc: &ClientScenario, opts: &ClientRunOptions) -> RunResult {
     let started = std::time::Instant::now();
     let started_wall = std::time::SystemTime::now();
-    let mut outcome = Outcome {
-        id: sc.file.id.clone(),
-        title: sc.file.title.clone(),
-        file: sc.path.display().to_string(),
-        rules: sc.file.rules.clone(),
-        tags: sc.file.tags.clone(),
-        verdict: Verdict::Pass,
-        seconds: 0.0,
-        failure: None,
-        reason: None,
-        notes: Vec::new(),
-        warnings: Vec::new(),
-        transcript_diff: None,
-    };
+    let mut outcome = Outcome::started(
+        sc.file.id.clone(),
+        sc.file.title.clone(),
+        sc.path.display().to_string(),
+        sc.file.rules.clone(),
+        sc.file.tags.clone(),
+    );
     let listener = match TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => {
