@@ -280,76 +280,106 @@ impl OutboxWriter {
             }
             match item {
                 Outgoing::Frame(frame) => {
-                    batch.extend_from_slice(&frame);
-                    // Gather what else is already queued into the same write.
-                    while self.one_write_per_frame.is_none() && batch.len() < WRITE_BATCH {
-                        match self.rx.try_recv() {
-                            Ok(Outgoing::Frame(f)) => batch.extend_from_slice(&f),
-                            Ok(other) => {
-                                next = Some(other);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    let len = batch.len();
-                    if socket.write_all(&batch).await.is_err() {
-                        return WriterEnd::Broken;
-                    }
-                    self.state.queued.fetch_sub(len, Ordering::Relaxed);
-                    self.state.release(len);
-                    // Keep a batch buffer only while frames keep coming: an idle connection
-                    // (10 000 of them) must not hold the buffer of its last big LIST reply.
-                    if self.rx.is_empty() || batch.capacity() > 2 * WRITE_BATCH {
-                        batch = BytesMut::new();
-                    } else {
-                        batch.clear();
+                    if let Err(end) = self
+                        .write_frames(socket, &mut batch, frame, &mut next)
+                        .await
+                    {
+                        return end;
                     }
                 }
-                Outgoing::Relay {
-                    header,
-                    size,
-                    mut body,
-                } => {
-                    if self.state.peer_closed.load(Ordering::Acquire) {
-                        // Dropping `body` tells the sender (FILE-8).
-                        continue;
-                    }
-                    if socket.write_all(&header).await.is_err() {
-                        return WriterEnd::Broken;
-                    }
-                    self.state.queued.fetch_sub(header.len(), Ordering::Relaxed);
-                    self.state.release(header.len());
-                    let mut remaining = size;
-                    while remaining > 0 {
-                        let chunk = tokio::select! {
-                            biased;
-                            _ = peer_closed(&self.state) => {
-                                tracing::info!(remaining, "recipient closed inside a relayed body");
-                                return WriterEnd::Broken;
-                            }
-                            chunk = body.recv() => chunk,
-                        };
-                        let Some(chunk) = chunk else {
-                            if self.keep_open_on_short_body {
-                                break;
-                            }
-                            tracing::info!(
-                                remaining,
-                                "relay sender vanished inside the body; closing recipient"
-                            );
-                            return WriterEnd::Broken;
-                        };
-                        remaining = remaining.saturating_sub(chunk.len() as u64);
-                        if socket.write_all(&chunk).await.is_err() {
-                            return WriterEnd::Broken;
-                        }
-                        self.state.release(chunk.len());
+                Outgoing::Relay { header, size, body } => {
+                    if let Err(end) = self.write_relay(socket, header, size, body).await {
+                        return end;
                     }
                 }
                 Outgoing::Close => return WriterEnd::Close,
             }
         }
+    }
+
+    /// Writes `frame` and, unless each frame gets its own write (LEG-12), whatever else is
+    /// queued already, in one write of up to [`WRITE_BATCH`] bytes; an item that is not a
+    /// frame is left in `next`.
+    async fn write_frames(
+        &mut self,
+        socket: &mut OwnedWriteHalf,
+        batch: &mut BytesMut,
+        frame: Bytes,
+        next: &mut Option<Outgoing>,
+    ) -> Result<(), WriterEnd> {
+        batch.extend_from_slice(&frame);
+        while self.one_write_per_frame.is_none() && batch.len() < WRITE_BATCH {
+            match self.rx.try_recv() {
+                Ok(Outgoing::Frame(f)) => batch.extend_from_slice(&f),
+                Ok(other) => {
+                    *next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let len = batch.len();
+        if socket.write_all(batch).await.is_err() {
+            return Err(WriterEnd::Broken);
+        }
+        self.state.queued.fetch_sub(len, Ordering::Relaxed);
+        self.state.release(len);
+        // Keep a batch buffer only while frames keep coming: an idle connection
+        // (10 000 of them) must not hold the buffer of its last big LIST reply.
+        if self.rx.is_empty() || batch.capacity() > 2 * WRITE_BATCH {
+            *batch = BytesMut::new();
+        } else {
+            batch.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes a relay: its header, then `size` body bytes as the sender feeds them. The
+    /// recipient is closed when the sender vanishes inside the body (FILE-9), and the relay
+    /// ends when the recipient closes (FILE-8).
+    async fn write_relay(
+        &mut self,
+        socket: &mut OwnedWriteHalf,
+        header: Bytes,
+        size: u64,
+        mut body: mpsc::Receiver<Bytes>,
+    ) -> Result<(), WriterEnd> {
+        if self.state.peer_closed.load(Ordering::Acquire) {
+            // Dropping `body` tells the sender (FILE-8).
+            return Ok(());
+        }
+        if socket.write_all(&header).await.is_err() {
+            return Err(WriterEnd::Broken);
+        }
+        self.state.queued.fetch_sub(header.len(), Ordering::Relaxed);
+        self.state.release(header.len());
+        let mut remaining = size;
+        while remaining > 0 {
+            let chunk = tokio::select! {
+                biased;
+                _ = peer_closed(&self.state) => {
+                    tracing::info!(remaining, "recipient closed inside a relayed body");
+                    return Err(WriterEnd::Broken);
+                }
+                chunk = body.recv() => chunk,
+            };
+            let Some(chunk) = chunk else {
+                if self.keep_open_on_short_body {
+                    break;
+                }
+                tracing::info!(
+                    remaining,
+                    "relay sender vanished inside the body; closing recipient"
+                );
+                return Err(WriterEnd::Broken);
+            };
+            remaining = remaining.saturating_sub(chunk.len() as u64);
+            if socket.write_all(&chunk).await.is_err() {
+                return Err(WriterEnd::Broken);
+            }
+            self.state.release(chunk.len());
+        }
+        Ok(())
     }
 }
 
