@@ -152,13 +152,7 @@ pub async fn run_targets<S>(
 where
     S: FnMut(Event<'_>) + Send + 'static,
 {
-    // Commands hard-wired to one port cannot run side by side: they take turns.
-    let mut ports: HashMap<u16, (Arc<tokio::sync::Mutex<()>>, usize)> = HashMap::new();
-    for spec in specs {
-        if let Some(p) = spec.fixed_port() {
-            ports.entry(p).or_default().1 += 1;
-        }
-    }
+    let ports = port_turns(specs);
     let mut set = tokio::task::JoinSet::new();
     let mut index_of = HashMap::new();
     for (i, spec) in specs.iter().enumerate() {
@@ -208,17 +202,7 @@ where
             Err(e) => {
                 // A panic in one target's run must not lose the others.
                 if let Some(&i) = index_of.get(&e.id()) {
-                    let report = TargetReport {
-                        label: specs[i].label.clone(),
-                        shown_as: specs[i].describe(),
-                        results: Vec::new(),
-                        notes: vec![format!("harness task failed: {e}")],
-                        deaths: Vec::new(),
-                        stopped: Some(format!("harness task failed: {e}")),
-                        ran: false,
-                        start_failed: false,
-                        seconds: 0.0,
-                    };
+                    let report = failed_report(&specs[i], &e);
                     on_done(i, &report);
                     done[i] = Some(report);
                 }
@@ -226,6 +210,33 @@ where
         }
     }
     done.into_iter().flatten().collect()
+}
+
+/// Commands hard-wired to one port cannot run side by side: per such port, the lock its
+/// targets take turns with, and how many share it.
+fn port_turns(specs: &[TargetSpec]) -> HashMap<u16, (Arc<tokio::sync::Mutex<()>>, usize)> {
+    let mut ports: HashMap<u16, (Arc<tokio::sync::Mutex<()>>, usize)> = HashMap::new();
+    for spec in specs {
+        if let Some(p) = spec.fixed_port() {
+            ports.entry(p).or_default().1 += 1;
+        }
+    }
+    ports
+}
+
+/// The report of a target whose run panicked: nothing ran, and the note says why.
+fn failed_report(spec: &TargetSpec, e: &tokio::task::JoinError) -> TargetReport {
+    TargetReport {
+        label: spec.label.clone(),
+        shown_as: spec.describe(),
+        results: Vec::new(),
+        notes: vec![format!("harness task failed: {e}")],
+        deaths: Vec::new(),
+        stopped: Some(format!("harness task failed: {e}")),
+        ran: false,
+        start_failed: false,
+        seconds: 0.0,
+    }
 }
 
 /// The summary as a fixed-width table.
