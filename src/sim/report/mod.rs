@@ -5,8 +5,10 @@
 //! [`SimReport::merge_checked`] can refuse sets that would count a run twice or mix runs
 //! that were not one.
 
+mod merge;
+mod summary;
+
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use base64::Engine;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
@@ -14,6 +16,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::ledger::Integrity;
+
+pub use merge::MergeError;
 
 /// Latencies are recorded in microseconds, up to an hour.
 pub fn new_histogram() -> Histogram<u64> {
@@ -72,13 +76,6 @@ impl Latency {
 /// The target name of runs against the server embedded in msrp-sim.
 pub const EMBEDDED: &str = "embedded reference server";
 
-/// Adds `p` unless it is already there (one overlap can be seen from several inputs).
-fn push_once(problems: &mut Vec<String>, p: String) {
-    if !problems.contains(&p) {
-        problems.push(p);
-    }
-}
-
 /// Which run a report, or one part of a merged report, comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RunId {
@@ -113,17 +110,6 @@ pub enum Verdict {
     /// The simulator hit its own limits (open files, ports, memory): its counts are not a
     /// verdict on the target (exit 3).
     HarnessFailed,
-}
-
-/// Why `msrp-sim merge` refuses a set of reports.
-#[derive(Debug, thiserror::Error)]
-pub enum MergeError {
-    /// The reports are not the shards of one run; each line names the files concerned.
-    #[error("these reports do not make one run (--force merges them anyway, with a warning in the merged report):\n  {}", .0.join("\n  "))]
-    Inconsistent(Vec<String>),
-    /// A report's histogram could not be read or merged.
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// One simulation's (or a merge's) results.
@@ -249,291 +235,5 @@ impl SimReport {
     /// True for a report made by `merge` (it covers several runs or names its sources).
     pub fn is_merged(&self) -> bool {
         !self.sources.is_empty() || self.parameters.len() > 1 || self.runs.len() > 1
-    }
-
-    /// Merges `inputs` (each with the file it came from, for messages) after checking that
-    /// they are the shards of one run: no run twice (the same shard given twice, or a
-    /// merged report together with one of its own inputs), one target, one seed, one shard
-    /// count. Inconsistent sets are refused unless `force`, which merges them and records
-    /// each problem in `warnings`. Missing shards are always a warning, never a refusal.
-    pub fn merge_checked(
-        inputs: &[(String, SimReport)],
-        force: bool,
-    ) -> Result<SimReport, MergeError> {
-        let mut problems = Vec::new();
-        let mut ids: Vec<(&str, bool, RunId)> = Vec::new();
-        let mut labels = std::collections::BTreeSet::new();
-        for (label, r) in inputs {
-            if !labels.insert(label.as_str()) {
-                problems.push(format!("{label} is given twice"));
-                continue;
-            }
-            match r.run_ids() {
-                Some(run) => ids.extend(
-                    run.into_iter()
-                        .map(|id| (label.as_str(), r.is_merged(), id)),
-                ),
-                None => problems.push(format!(
-                    "{label} does not say which run it is (target, seed, shard)"
-                )),
-            }
-        }
-        let mut first_seen: BTreeMap<&RunId, (&str, bool)> = BTreeMap::new();
-        for (label, merged, id) in &ids {
-            match first_seen.get(id) {
-                None => {
-                    first_seen.insert(id, (label, *merged));
-                }
-                Some((other, other_merged)) => push_once(
-                    &mut problems,
-                    if *merged || *other_merged {
-                        let (m, o) = if *merged {
-                            (label, other)
-                        } else {
-                            (other, label)
-                        };
-                        if m == o {
-                            format!("{m} is a merged report that covers {id} twice")
-                        } else {
-                            format!(
-                                "{m} is a merged report that already includes {id}, which {o} \
-                             also covers: it would be counted twice (merge the shard \
-                             reports themselves)"
-                            )
-                        }
-                    } else {
-                        format!("{other} and {label} are both {id}: the same shard twice")
-                    },
-                ),
-            }
-        }
-        let distinct = |key: &dyn Fn(&RunId) -> String, what: &str| -> Option<String> {
-            let mut by: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-            for (label, _, id) in &ids {
-                let files = by.entry(key(id)).or_default();
-                if !files.contains(label) {
-                    files.push(label);
-                }
-            }
-            (by.len() > 1).then(|| {
-                let parts: Vec<String> = by
-                    .iter()
-                    .map(|(v, files)| format!("{v} ({})", files.join(", ")))
-                    .collect();
-                format!("different {what}: {}", parts.join(" vs "))
-            })
-        };
-        problems.extend(distinct(&|id| id.target.clone(), "targets"));
-        problems.extend(distinct(
-            &|id| id.seed.to_string(),
-            "seeds (shards of one run share --seed)",
-        ));
-        problems.extend(distinct(
-            &|id| id.shards.to_string(),
-            "shard counts (the N of --shard I/N)",
-        ));
-        if !problems.is_empty() && !force {
-            return Err(MergeError::Inconsistent(problems));
-        }
-        let reports: Vec<SimReport> = inputs.iter().map(|(_, r)| r.clone()).collect();
-        let mut out = SimReport::merge(&reports).map_err(MergeError::Invalid)?;
-        out.runs = ids.iter().map(|(_, _, id)| id.clone()).collect();
-        out.sources = inputs.iter().map(|(label, _)| label.clone()).collect();
-        out.warnings.extend(
-            problems
-                .into_iter()
-                .map(|p| format!("merged with --force although {p}")),
-        );
-        if out.runs.len() > 1 && out.runs.iter().any(|id| id.target == EMBEDDED) {
-            out.warnings.push(format!(
-                "each run against the {EMBEDDED} had a server of its own: the merged counts \
-                 are not the load of one server"
-            ));
-        }
-        let counts: std::collections::BTreeSet<u32> = out.runs.iter().map(|id| id.shards).collect();
-        if let [n] = counts.iter().copied().collect::<Vec<_>>()[..] {
-            let present: std::collections::BTreeSet<u32> =
-                out.runs.iter().map(|id| id.shard).collect();
-            let missing: Vec<String> = (0..n)
-                .filter(|i| !present.contains(i))
-                .map(|i| format!("{i}/{n}"))
-                .collect();
-            if !missing.is_empty() {
-                out.warnings.push(format!(
-                    "shards missing: {} (this report covers {} of {n})",
-                    missing.join(", "),
-                    present.len()
-                ));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Combines reports of runs that happened at the same time (shards): counts add up,
-    /// histograms merge, the duration is the longest. It checks nothing about the set;
-    /// [`SimReport::merge_checked`] does.
-    pub fn merge(reports: &[SimReport]) -> Result<SimReport, String> {
-        let first = reports.first().ok_or("nothing to merge")?;
-        let mut out = first.clone();
-        // Thresholds judged one shard do not hold for the sum; merge judges its own.
-        out.thresholds.clear();
-        let mut hists: BTreeMap<String, Histogram<u64>> = BTreeMap::new();
-        for (k, l) in &first.latency {
-            hists.insert(k.clone(), l.histogram()?);
-        }
-        for r in &reports[1..] {
-            out.parameters.extend(r.parameters.iter().cloned());
-            out.seconds = out.seconds.max(r.seconds);
-            out.clients += r.clients;
-            out.connected += r.connected;
-            out.connect_failures += r.connect_failures;
-            out.p2p_files += r.p2p_files;
-            for (k, v) in &r.operations {
-                *out.operations.entry(k.clone()).or_default() += v;
-            }
-            out.bytes_delivered += r.bytes_delivered;
-            out.integrity.add(&r.integrity);
-            for (k, v) in &r.errors {
-                *out.errors.entry(k.clone()).or_default() += v;
-            }
-            for (k, v) in &r.harness_errors {
-                *out.harness_errors.entry(k.clone()).or_default() += v;
-            }
-            out.runs.extend(r.runs.iter().cloned());
-            out.notes.extend(r.notes.iter().cloned());
-            out.warnings.extend(r.warnings.iter().cloned());
-            for (k, l) in &r.latency {
-                let h = l.histogram()?;
-                match hists.get_mut(k) {
-                    Some(acc) => acc
-                        .add(&h)
-                        .map_err(|e| format!("histograms of {k} do not merge: {e:?}"))?,
-                    None => {
-                        hists.insert(k.clone(), h);
-                    }
-                }
-            }
-            if out.timeline.len() < r.timeline.len() {
-                out.timeline.resize(r.timeline.len(), 0);
-            }
-            for (i, v) in r.timeline.iter().enumerate() {
-                out.timeline[i] += v;
-            }
-        }
-        if out.target != "merged" && reports.iter().any(|r| r.target != first.target) {
-            out.target = "merged".into();
-        }
-        out.latency = hists
-            .iter()
-            .map(|(k, h)| (k.clone(), Latency::of(h)))
-            .collect();
-        Ok(out)
-    }
-
-    /// The closing summary table.
-    pub fn summary(&self) -> String {
-        let mut s = String::new();
-        let i = &self.integrity;
-        for w in &self.warnings {
-            let _ = writeln!(s, "WARNING: {w}");
-        }
-        for n in &self.notes {
-            let _ = writeln!(s, "note: {n}");
-        }
-        let _ = writeln!(
-            s,
-            "target {}  clients {} (connected {}, failed {})  {:.1} s",
-            self.target, self.clients, self.connected, self.connect_failures, self.seconds
-        );
-        let _ = writeln!(
-            s,
-            "throughput {:.0} ops/s, {:.2} MB/s",
-            self.ops_per_second(),
-            self.mb_per_second()
-        );
-        let _ = writeln!(
-            s,
-            "{:<10} {:>9} {:>9} {:>6} {:>6} {:>6} {:>7} {:>8}",
-            "", "sent", "delivered", "lost", "dup", "reord", "corrupt", "not sent"
-        );
-        for (name, d) in [("messages", &i.messages), ("files", &i.files)] {
-            let _ = writeln!(
-                s,
-                "{name:<10} {:>9} {:>9} {:>6} {:>6} {:>6} {:>7} {:>8}",
-                d.sent, d.delivered, d.lost, d.duplicated, d.reordered, d.corrupted, d.not_sent
-            );
-        }
-        let _ = writeln!(
-            s,
-            "files acked {}, unacked {}, unmatched ACKs {}",
-            i.files_acked, i.files_unacked, i.acks_unmatched
-        );
-        let _ = writeln!(
-            s,
-            "{:<10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "latency", "count", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"
-        );
-        for (k, l) in &self.latency {
-            let _ = writeln!(
-                s,
-                "{k:<10} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-                l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms, l.max_ms
-            );
-        }
-        if self.errors.is_empty() {
-            let _ = writeln!(s, "errors: none");
-        } else {
-            let list: Vec<String> = self
-                .errors
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            let _ = writeln!(s, "errors: {}", list.join(", "));
-        }
-        if !self.harness_errors.is_empty() {
-            let list: Vec<String> = self
-                .harness_errors
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            let _ = writeln!(s, "harness errors (msrp-sim's own): {}", list.join(", "));
-        }
-        if !self.thresholds.is_empty() {
-            let missed = self.thresholds.iter().filter(|t| !t.passed).count();
-            let _ = writeln!(
-                s,
-                "thresholds: {} of {} met{}",
-                self.thresholds.len() - missed,
-                self.thresholds.len(),
-                if missed > 0 { " — FAILED" } else { "" }
-            );
-            for t in &self.thresholds {
-                let _ = writeln!(
-                    s,
-                    "  {:<4}  {:<24} observed {}",
-                    if t.passed { "ok" } else { "FAIL" },
-                    t.threshold.expr,
-                    t.observed_text()
-                );
-            }
-        }
-        let verdict = match self.verdict() {
-            // The integrity line is about deliveries alone; thresholds have their own.
-            Verdict::TargetFailed if !self.failed() => Verdict::Ok,
-            v => v,
-        };
-        let _ = write!(
-            s,
-            "integrity: {}",
-            match verdict {
-                Verdict::Ok =>
-                    "ok — every message and file delivered exactly once, in order, intact",
-                Verdict::TargetFailed => "FAILED",
-                Verdict::HarnessFailed =>
-                    "NOT JUDGED — msrp-sim could not do its job (harness errors above); \
-                     what it could not send is counted as \"not sent\", not as lost",
-            }
-        );
-        s
     }
 }
