@@ -2,6 +2,7 @@
 //! every message and file that arrives (sequence, integrity) and acknowledges files.
 
 use super::*;
+use msrp_reference::frame::FileHeader;
 
 /// What a client's reader needs to know about what its writer did.
 #[derive(Default)]
@@ -30,69 +31,119 @@ pub(super) async fn execute_ops(
         };
         match op {
             Op::Msg { to, size } => {
-                // Messages already due go out together in one write.
-                let mut frames = vec![message_frame(&shared, me, to, size, intended)];
-                let mut recipients = vec![to];
-                while frames.len() < 256 {
-                    match ops.try_recv() {
-                        Ok((Op::Msg { to, size }, t)) => {
-                            frames.push(message_frame(&shared, me, to, size, t));
-                            recipients.push(to);
-                        }
-                        Ok(other) => {
-                            backlog.push_back(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if let Err(e) = sender.send_frames(&frames).await {
-                    for to in recipients {
-                        shared.ledger.message_not_sent(me, to);
-                    }
-                    shared.send_failed("writing messages", &e);
-                }
+                let first = message_frame(&shared, me, to, size, intended);
+                send_messages(me, (first, to), &mut ops, &mut backlog, &sender, &shared).await;
             }
-            Op::List => {
-                if let Ok(mut l) = pending.lists.lock() {
-                    l.push_back(intended);
-                }
-                if let Err(e) = sender.list().await {
-                    if let Ok(mut l) = pending.lists.lock() {
-                        l.pop_back();
-                    }
-                    shared.send_failed("asking for the list", &e);
-                }
-            }
+            Op::List => ask_list(intended, &sender, &pending, &shared).await,
             Op::File { to, size, p2p } => {
                 file_seq += 1;
-                let name = format!("f{file_seq:x}.bin");
-                let content = payload::file_content(
-                    shared.seed ^ (u64::from(me) << 32) ^ file_seq,
-                    size as usize,
-                );
-                let sha: [u8; 32] = sha2::Sha256::digest(&content).into();
-                shared.ledger.file_sent(me, to, &name, sha, size);
-                if let Ok(mut f) = pending.files.lock() {
-                    f.insert(name.clone(), intended);
-                }
-                let to_name = shared.names[&to];
-                let result = if p2p {
-                    send_p2p(me, to, &name, content, &sender, &shared).await
-                } else {
-                    sender
-                        .send_file_relay(to_name, name.as_bytes(), size, &content[..], |_| {})
-                        .await
+                let file = OutgoingFile {
+                    to,
+                    size,
+                    p2p,
+                    seq: file_seq,
+                    intended,
                 };
-                if let Err(e) = result {
-                    shared.ledger.file_not_sent(me, to, &name);
-                    if let Ok(mut f) = pending.files.lock() {
-                        f.remove(&name);
-                    }
-                    shared.send_failed("sending a file", &e);
-                }
+                send_file(me, file, &sender, &pending, &shared).await;
             }
         }
+    }
+}
+
+/// Sends `first` (a frame for its recipient) with the messages already due after it, in one
+/// write; an operation of another kind met on the way waits in `backlog`.
+async fn send_messages(
+    me: u32,
+    first: (msrp_reference::Frame, u32),
+    ops: &mut mpsc::UnboundedReceiver<(Op, u64)>,
+    backlog: &mut VecDeque<(Op, u64)>,
+    sender: &ClientSender,
+    shared: &Shared,
+) {
+    let (frame, to) = first;
+    let mut frames = vec![frame];
+    let mut recipients = vec![to];
+    while frames.len() < 256 {
+        match ops.try_recv() {
+            Ok((Op::Msg { to, size }, t)) => {
+                frames.push(message_frame(shared, me, to, size, t));
+                recipients.push(to);
+            }
+            Ok(other) => {
+                backlog.push_back(other);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    if let Err(e) = sender.send_frames(&frames).await {
+        for to in recipients {
+            shared.ledger.message_not_sent(me, to);
+        }
+        shared.send_failed("writing messages", &e);
+    }
+}
+
+/// Asks for the list; the reader measures the reply against `intended`.
+async fn ask_list(intended: u64, sender: &ClientSender, pending: &Pending, shared: &Shared) {
+    if let Ok(mut l) = pending.lists.lock() {
+        l.push_back(intended);
+    }
+    if let Err(e) = sender.list().await {
+        if let Ok(mut l) = pending.lists.lock() {
+            l.pop_back();
+        }
+        shared.send_failed("asking for the list", &e);
+    }
+}
+
+/// A file operation as the writer sees it.
+struct OutgoingFile {
+    to: u32,
+    size: u64,
+    p2p: bool,
+    /// This client's count of files, which names the file and seeds its content.
+    seq: u64,
+    intended: u64,
+}
+
+/// Registers a file in the ledger and sends it, relayed or by P2P; a file that could not be
+/// sent is taken back from the ledger as not sent.
+async fn send_file(
+    me: u32,
+    file: OutgoingFile,
+    sender: &ClientSender,
+    pending: &Pending,
+    shared: &Arc<Shared>,
+) {
+    let OutgoingFile {
+        to,
+        size,
+        p2p,
+        seq,
+        intended,
+    } = file;
+    let name = format!("f{seq:x}.bin");
+    let content = payload::file_content(shared.seed ^ (u64::from(me) << 32) ^ seq, size as usize);
+    let sha: [u8; 32] = sha2::Sha256::digest(&content).into();
+    shared.ledger.file_sent(me, to, &name, sha, size);
+    if let Ok(mut f) = pending.files.lock() {
+        f.insert(name.clone(), intended);
+    }
+    let to_name = shared.names[&to];
+    let result = if p2p {
+        send_p2p(me, to, &name, content, sender, shared).await
+    } else {
+        sender
+            .send_file_relay(to_name, name.as_bytes(), size, &content[..], |_| {})
+            .await
+    };
+    if let Err(e) = result {
+        shared.ledger.file_not_sent(me, to, &name);
+        if let Ok(mut f) = pending.files.lock() {
+            f.remove(&name);
+        }
+        shared.send_failed("sending a file", &e);
     }
 }
 
@@ -199,22 +250,9 @@ pub(super) async fn read_events(
     shared: Arc<Shared>,
 ) {
     let mut incoming: Option<Incoming> = None;
-    let sender_of = |name: &Name| shared.index_of.get(name).copied();
     while let Some(event) = events.next().await {
         match event {
-            Event::Message { from, text } => match sender_of(&from) {
-                Some(from) => {
-                    let checked = payload::check_message(&text);
-                    shared
-                        .ledger
-                        .message_arrived(from, me, checked.map(|(seq, _)| seq));
-                    shared.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
-                    if let Some((_, intended)) = checked {
-                        shared.latency(me, Kind::Msg, intended);
-                    }
-                }
-                None => shared.error("message-from-unknown-sender"),
-            },
+            Event::Message { from, text } => message_arrived(me, &from, &text, &shared),
             Event::List { .. } => {
                 let intended = pending.lists.lock().ok().and_then(|mut l| l.pop_front());
                 match intended {
@@ -223,11 +261,13 @@ pub(super) async fn read_events(
                 }
             }
             Event::FileStart(header) => {
-                let from = sender_of(&header.name).unwrap_or(u32::MAX);
-                let name = String::from_utf8_lossy(&header.filename).into_owned();
                 let file = Incoming {
-                    from,
-                    name,
+                    from: shared
+                        .index_of
+                        .get(&header.name)
+                        .copied()
+                        .unwrap_or(u32::MAX),
+                    name: String::from_utf8_lossy(&header.filename).into_owned(),
                     size: header.size,
                     hasher: sha2::Sha256::new(),
                 };
@@ -248,44 +288,9 @@ pub(super) async fn read_events(
                 }
             }
             Event::FileOffer(offer) => {
-                let (sender, shared) = (sender.clone(), shared.clone());
-                tokio::spawn(async move {
-                    let mut sink = HashSink::default();
-                    let from = shared
-                        .index_of
-                        .get(&offer.name)
-                        .copied()
-                        .unwrap_or(u32::MAX);
-                    let name = String::from_utf8_lossy(&offer.filename).into_owned();
-                    match fetch_p2p(&offer, &mut sink, Duration::from_secs(30), |_| {}).await {
-                        Ok(_) => {
-                            shared.p2p_fetched.fetch_add(1, Ordering::Relaxed);
-                            let file = Incoming {
-                                from,
-                                name,
-                                size: sink.len,
-                                hasher: sink.hasher,
-                            };
-                            finish_file(me, file, &sender, &shared).await;
-                        }
-                        Err(e) => {
-                            if shared.ours("fetching a P2P file", &e) {
-                                shared.ledger.file_not_sent(from, me, &name);
-                            } else {
-                                shared.p2p_failed(from, me, &name, "p2p-fetch-failed");
-                            }
-                        }
-                    }
-                });
+                tokio::spawn(fetch_offer(me, offer, sender.clone(), shared.clone()));
             }
-            Event::Ack { filename } => {
-                let name = String::from_utf8_lossy(&filename).into_owned();
-                shared.ledger.ack_arrived(me, &name);
-                let intended = pending.files.lock().ok().and_then(|mut f| f.remove(&name));
-                if let Some(t) = intended {
-                    shared.latency(me, Kind::File, t);
-                }
-            }
+            Event::Ack { filename } => ack_arrived(me, &filename, &pending, &shared),
             Event::Error { reason, .. } => {
                 shared.error(reason.map_or("invalid-error-text", Reason::as_str))
             }
@@ -298,6 +303,63 @@ pub(super) async fn read_events(
                 break;
             }
         }
+    }
+}
+
+/// A relayed message: its sequence and latency checked, its bytes counted.
+fn message_arrived(me: u32, from: &Name, text: &[u8], shared: &Shared) {
+    let Some(from) = shared.index_of.get(from).copied() else {
+        shared.error("message-from-unknown-sender");
+        return;
+    };
+    let checked = payload::check_message(text);
+    shared
+        .ledger
+        .message_arrived(from, me, checked.map(|(seq, _)| seq));
+    shared.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+    if let Some((_, intended)) = checked {
+        shared.latency(me, Kind::Msg, intended);
+    }
+}
+
+/// Fetches a file offered by P2P and checks it as a relayed one is checked; a failed fetch is
+/// msrp-sim's own failure (not sent) or the target's (a P2P failure).
+async fn fetch_offer(me: u32, offer: FileHeader, sender: ClientSender, shared: Arc<Shared>) {
+    let mut sink = HashSink::default();
+    let from = shared
+        .index_of
+        .get(&offer.name)
+        .copied()
+        .unwrap_or(u32::MAX);
+    let name = String::from_utf8_lossy(&offer.filename).into_owned();
+    match fetch_p2p(&offer, &mut sink, Duration::from_secs(30), |_| {}).await {
+        Ok(_) => {
+            shared.p2p_fetched.fetch_add(1, Ordering::Relaxed);
+            let file = Incoming {
+                from,
+                name,
+                size: sink.len,
+                hasher: sink.hasher,
+            };
+            finish_file(me, file, &sender, &shared).await;
+        }
+        Err(e) => {
+            if shared.ours("fetching a P2P file", &e) {
+                shared.ledger.file_not_sent(from, me, &name);
+            } else {
+                shared.p2p_failed(from, me, &name, "p2p-fetch-failed");
+            }
+        }
+    }
+}
+
+/// The ACK of a file this client sent: in the ledger, and its latency measured.
+fn ack_arrived(me: u32, filename: &[u8], pending: &Pending, shared: &Shared) {
+    let name = String::from_utf8_lossy(filename).into_owned();
+    shared.ledger.ack_arrived(me, &name);
+    let intended = pending.files.lock().ok().and_then(|mut f| f.remove(&name));
+    if let Some(t) = intended {
+        shared.latency(me, Kind::File, t);
     }
 }
 

@@ -161,6 +161,7 @@ fn latency_chart(r: &SimReport) -> String {
 }
 
 /// The whole report page.
+// Stays whole: an HTML page written top to bottom, in the order it is read.
 pub fn render(r: &SimReport) -> String {
     let mut b = String::new();
     // The integrity line is about deliveries; missed thresholds have their own table.

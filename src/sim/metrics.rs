@@ -53,36 +53,46 @@ pub fn render(s: Option<&Snapshot>) -> String {
     let finished = s.is_some_and(|s| s.lost.is_some());
     let s = s.unwrap_or(&empty);
     let mut o = String::new();
+    write_progress(&mut o, s, finished);
+    write_deliveries(&mut o, s);
+    write_errors(&mut o, s);
+    write_latency(&mut o, s);
+    o.push_str("# EOF\n");
+    o
+}
+
+/// How far the run is: time, clients, the rate asked for and the rate achieved.
+fn write_progress(o: &mut String, s: &Snapshot, finished: bool) {
     family(
-        &mut o,
+        o,
         "msrp_sim_elapsed_seconds",
         "gauge",
         "Seconds since the run started.",
     );
     let _ = writeln!(o, "msrp_sim_elapsed_seconds {}", num(s.elapsed));
     family(
-        &mut o,
+        o,
         "msrp_sim_run_finished",
         "gauge",
         "1 once the run has drained and been judged (then msrp_sim_lost is final).",
     );
     let _ = writeln!(o, "msrp_sim_run_finished {}", u8::from(finished));
     family(
-        &mut o,
+        o,
         "msrp_sim_clients",
         "gauge",
         "Simulated clients in this process.",
     );
     let _ = writeln!(o, "msrp_sim_clients {}", s.clients);
     family(
-        &mut o,
+        o,
         "msrp_sim_clients_connected",
         "gauge",
         "Clients connected and logged in.",
     );
     let _ = writeln!(o, "msrp_sim_clients_connected {}", s.connected);
     family(
-        &mut o,
+        o,
         "msrp_sim_target_rate",
         "gauge",
         "Operations per second the schedule asks for now.",
@@ -94,26 +104,30 @@ pub fn render(s: Option<&Snapshot>) -> String {
         num((s.target_rate * 1000.0).round() / 1000.0)
     );
     family(
-        &mut o,
+        o,
         "msrp_sim_ops_per_second",
         "gauge",
         "Operations completed in the last second.",
     );
     let _ = writeln!(o, "msrp_sim_ops_per_second {}", s.ops_last_second);
     family(
-        &mut o,
+        o,
         "msrp_sim_operations_completed",
         "counter",
         "Operations completed: messages delivered, LIST replies, files acknowledged.",
     );
     let _ = writeln!(o, "msrp_sim_operations_completed_total {}", s.completed);
     family(
-        &mut o,
+        o,
         "msrp_sim_delivered_bytes",
         "counter",
         "Bytes of text and files delivered.",
     );
     let _ = writeln!(o, "msrp_sim_delivered_bytes_total {}", s.bytes_delivered);
+}
+
+/// What became of messages and files, by kind, and the ACKs of files.
+fn write_deliveries(o: &mut String, s: &Snapshot) {
     let kinds = [("msg", &s.messages), ("file", &s.files)];
     for (name, help, get) in [
         (
@@ -147,13 +161,13 @@ pub fn render(s: Option<&Snapshot>) -> String {
             |d| d.corrupted,
         ),
     ] {
-        family(&mut o, name, "counter", help);
+        family(o, name, "counter", help);
         for (kind, d) in kinds {
             let _ = writeln!(o, "{name}_total{{kind=\"{kind}\"}} {}", get(d));
         }
     }
     family(
-        &mut o,
+        o,
         "msrp_sim_in_flight",
         "gauge",
         "Sent and not delivered yet: in flight while the run goes, lost if it stays after the drain.",
@@ -166,7 +180,7 @@ pub fn render(s: Option<&Snapshot>) -> String {
         );
     }
     family(
-        &mut o,
+        o,
         "msrp_sim_lost",
         "gauge",
         "Messages and files lost; 0 until the run has drained and been judged (msrp_sim_run_finished).",
@@ -175,14 +189,18 @@ pub fn render(s: Option<&Snapshot>) -> String {
     let _ = writeln!(o, "msrp_sim_lost{{kind=\"msg\"}} {lm}");
     let _ = writeln!(o, "msrp_sim_lost{{kind=\"file\"}} {lf}");
     family(
-        &mut o,
+        o,
         "msrp_sim_files_acked",
         "counter",
         "Files whose ACK came back to the sender.",
     );
     let _ = writeln!(o, "msrp_sim_files_acked_total {}", s.files_acked);
+}
+
+/// The target's errors, then msrp-sim's own (which are no verdict on the target).
+fn write_errors(o: &mut String, s: &Snapshot) {
     family(
-        &mut o,
+        o,
         "msrp_sim_errors",
         "counter",
         "Errors of the target (ERROR frames by reason, refused or closed connections).",
@@ -195,7 +213,7 @@ pub fn render(s: Option<&Snapshot>) -> String {
         );
     }
     family(
-        &mut o,
+        o,
         "msrp_sim_harness_errors",
         "counter",
         "Failures of msrp-sim itself (its descriptors, ports or memory): no verdict on the target.",
@@ -207,6 +225,10 @@ pub fn render(s: Option<&Snapshot>) -> String {
             label(what)
         );
     }
+}
+
+/// Latency quantiles by kind of operation (kinds with no sample are left out).
+fn write_latency(o: &mut String, s: &Snapshot) {
     let _ = writeln!(o, "# TYPE msrp_sim_latency_seconds summary");
     let _ = writeln!(o, "# UNIT msrp_sim_latency_seconds seconds");
     let _ = writeln!(
@@ -238,8 +260,6 @@ pub fn render(s: Option<&Snapshot>) -> String {
             l.count
         );
     }
-    o.push_str("# EOF\n");
-    o
 }
 
 /// The endpoint, listening.

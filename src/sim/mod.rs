@@ -12,6 +12,7 @@ mod client;
 mod config;
 mod dispatch;
 pub mod html;
+pub mod integrity;
 pub mod ledger;
 pub mod limits;
 pub mod metrics;
