@@ -1,4 +1,4 @@
-//! [`tokio_util::codec`] adapters over the sans-IO [`Decoder`](crate::decode::Decoder), for
+//! [`tokio_util::codec`] adapters over the sans-IO [`crate::decode::Decoder`], for
 //! users who want `FramedRead`/`FramedWrite` instead of [`Connection`](crate::connection).
 
 use bytes::BytesMut;

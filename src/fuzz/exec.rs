@@ -29,7 +29,7 @@ const AWAIT_POLL: Duration = Duration::from_millis(5);
 /// dialect frames server output by the read it arrives in, LEG-12).
 #[derive(Debug, Default, Clone)]
 pub struct Received {
-    /// The reads, at most [`KEEP`] bytes in all.
+    /// The reads, at most `KEEP` bytes (twice the case budget) in all.
     pub reads: Vec<(Instant, Vec<u8>)>,
     /// The peer closed (or reset) the connection.
     pub closed: bool,

@@ -1,6 +1,6 @@
 //! Runs one scenario against one target address: a [`ScenarioRun`] owns the scenario's
 //! connections, executes its steps in order (one module per step kind), and turns the first
-//! departure from the profile into a [`Failure`](crate::verdict::Failure).
+//! departure from the profile into a [`crate::verdict::Failure`].
 
 pub mod conn;
 mod connect;

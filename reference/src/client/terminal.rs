@@ -1,6 +1,6 @@
 //! The interactive client's terminal: line editing and history (rustyline) when stdin and
 //! stdout are both a terminal that takes control sequences, plain lines otherwise, and one
-//! way to print ([`print`]) that puts incoming text above the line being typed rather than
+//! way to print ([`print()`]) that puts incoming text above the line being typed rather than
 //! through it.
 //!
 //! Scripted use is unchanged: with stdin a pipe or a file (or `TERM=dumb`), commands are

@@ -83,7 +83,7 @@ impl Roster {
     }
 
     /// Removes a client and (DEC-7) what was pending for it, unless `keep_pending` (only the
-    /// reading variant [`Fault::OtherReadings`](super::Fault) keeps it, per name); its name is
+    /// reading variant `Fault::OtherReadings` keeps it, per name); its name is
     /// free at once (NAME-5).
     pub fn leave(&self, id: ConnId, name: Name, keep_pending: bool) {
         let mut inner = self.lock();
