@@ -41,6 +41,17 @@ impl Default for Limits {
     }
 }
 
+/// The next run of a relayed body of which `remaining` bytes are still to come: whatever
+/// `buf` holds of it, split off without copying (DEC-10: any segmentation), and the bytes
+/// still to come after it. `None` when `buf` is empty. Both profiles frame bodies this way (FILE-2, LEG-5).
+pub(crate) fn body_run(buf: &mut BytesMut, remaining: u64) -> Option<(Bytes, u64)> {
+    if buf.is_empty() {
+        return None;
+    }
+    let n = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
+    Some((buf.split_to(n).freeze(), remaining - n as u64))
+}
+
 /// One unit of decoded input.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Decoded {
@@ -176,16 +187,12 @@ impl Decoder {
                 Ok(Some(Decoded::Login(name)))
             }
             State::Body { remaining } => {
-                if buf.is_empty() {
+                let Some((data, remaining)) = body_run(buf, remaining) else {
                     return Ok(None);
-                }
-                let n = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
-                let data = buf.split_to(n).freeze();
-                let remaining = remaining - n as u64;
-                self.state = if remaining == 0 {
-                    State::Frames
-                } else {
-                    State::Body { remaining }
+                };
+                self.state = match remaining {
+                    0 => State::Frames,
+                    _ => State::Body { remaining },
                 };
                 Ok(Some(Decoded::Body { data, remaining }))
             }

@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 
 use super::core::{End, Event};
 use super::roster::ConnId;
-use super::session::{finish, Conn};
+use super::session::{finish, unless_killed, Conn};
 use super::Shared;
 use crate::decode::{DecodeError, Decoded, Limits};
 use crate::profile::legacy::{closes_connection, LegacyDecoder};
@@ -55,11 +55,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
         decoder: LegacyDecoder::client_to_server(limits),
     };
     let kill = conn.kill.clone();
-    let end = tokio::select! {
-        biased;
-        _ = kill.cancelled() => End::Abrupt,
-        end = serve(&mut conn, &mut reader) => end,
-    };
+    let end = unless_killed(kill, serve(&mut conn, &mut reader)).await;
     finish(conn, end, |linger| reader.discard_until_closed(linger)).await;
 }
 

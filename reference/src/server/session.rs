@@ -132,11 +132,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, id: ConnId, shared: Arc<Sh
         reader.one_read_one_frame = conn.dir.inner().shared.config.faulty(Fault::NoReassembly);
     }
     let kill = conn.kill.clone();
-    let end = tokio::select! {
-        biased;
-        _ = kill.cancelled() => End::Abrupt,
-        end = serve(&mut conn, &mut reader) => end,
-    };
+    let end = unless_killed(kill, serve(&mut conn, &mut reader)).await;
     finish(conn, end, |linger| reader.discard_until_closed(linger)).await;
 }
 
@@ -198,6 +194,19 @@ async fn serve(conn: &mut Conn, reader: &mut FrameReader) -> End {
                 return End::Abrupt;
             }
         };
+    }
+}
+
+/// `serve`'s end, or [`End::Abrupt`] as soon as the connection is killed (slow consumer,
+/// memory budget, shutdown).
+pub(super) async fn unless_killed(
+    kill: CancellationToken,
+    serve: impl std::future::Future<Output = End>,
+) -> End {
+    tokio::select! {
+        biased;
+        _ = kill.cancelled() => End::Abrupt,
+        end = serve => end,
     }
 }
 

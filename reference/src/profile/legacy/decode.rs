@@ -76,16 +76,12 @@ impl LegacyDecoder {
     ) -> Result<Option<Decoded>, DecodeError> {
         match self.state {
             State::Body { remaining } => {
-                if buf.is_empty() {
+                let Some((data, remaining)) = crate::decode::body_run(buf, remaining) else {
                     return Ok(None);
-                }
-                let n = usize::try_from(remaining).map_or(buf.len(), |r| r.min(buf.len()));
-                let data = buf.split_to(n).freeze();
-                let remaining = remaining - n as u64;
-                self.state = if remaining == 0 {
-                    State::Frames
-                } else {
-                    State::Body { remaining }
+                };
+                self.state = match remaining {
+                    0 => State::Frames,
+                    _ => State::Body { remaining },
                 };
                 Ok(Some(Decoded::Body { data, remaining }))
             }
