@@ -64,97 +64,125 @@ pub(crate) async fn shrink(
     let mut best = case.clone();
     let mut progress = true;
     while progress && !s.out_of_runs() {
-        progress = false;
-        // 1. Whole connections.
-        let conns: Vec<u8> = best
+        // Every pass runs all three steps, in this order, each on what the one before left.
+        progress = drop_connections(&mut s, &mut best).await;
+        progress |= drop_action_runs(&mut s, &mut best).await;
+        progress |= shorten_writes(&mut s, &mut best).await;
+    }
+    (best, s.runs)
+}
+
+/// Step 1: whole connections, the last opened first. Whether one was dropped.
+async fn drop_connections(s: &mut Shrinker<'_>, best: &mut Case) -> bool {
+    let mut progress = false;
+    let conns: Vec<u8> = best
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Connect { conn } => Some(*conn),
+            _ => None,
+        })
+        .collect();
+    for conn in conns.into_iter().rev() {
+        let kept: Vec<Action> = best
             .actions
             .iter()
-            .filter_map(|a| match a {
-                Action::Connect { conn } => Some(*conn),
-                _ => None,
+            .filter(|a| match a {
+                Action::Connect { conn: c }
+                | Action::Write { conn: c, .. }
+                | Action::Close { conn: c, .. }
+                | Action::Await { conn: c, .. } => *c != conn,
+                Action::Pause { .. } => true,
             })
+            .cloned()
             .collect();
-        for conn in conns.into_iter().rev() {
+        let candidate = with_actions(best, kept);
+        if candidate.actions.len() < best.actions.len() && s.fails(&candidate).await {
+            *best = candidate;
+            progress = true;
+        }
+    }
+    progress
+}
+
+/// Step 2: runs of actions, halves first, then quarters, … single actions. Whether any was
+/// dropped. Connects stay (removing one is step 1's job), and so do pauses: they order what
+/// the target notices (a close before the next write), and a reproduction that races is
+/// worth less than one that is a few pauses longer.
+async fn drop_action_runs(s: &mut Shrinker<'_>, best: &mut Case) -> bool {
+    let mut progress = false;
+    let mut chunk = best.actions.len() / 2;
+    while chunk >= 1 && !s.out_of_runs() {
+        let mut start = 0;
+        while start < best.actions.len() && !s.out_of_runs() {
+            let end = (start + chunk).min(best.actions.len());
             let kept: Vec<Action> = best
                 .actions
                 .iter()
-                .filter(|a| match a {
-                    Action::Connect { conn: c }
-                    | Action::Write { conn: c, .. }
-                    | Action::Close { conn: c, .. }
-                    | Action::Await { conn: c, .. } => *c != conn,
-                    Action::Pause { .. } => true,
+                .enumerate()
+                .filter(|(i, a)| {
+                    !(start..end).contains(i)
+                        || matches!(a, Action::Connect { .. } | Action::Pause { .. })
                 })
-                .cloned()
+                .map(|(_, a)| a.clone())
                 .collect();
-            let candidate = with_actions(&best, kept);
+            let candidate = with_actions(best, kept);
             if candidate.actions.len() < best.actions.len() && s.fails(&candidate).await {
-                best = candidate;
+                *best = candidate;
                 progress = true;
+            } else {
+                start = end;
             }
         }
-        // 2. Runs of actions. Connects stay (removing one is step 1's job), and so do pauses:
-        // they order what the target notices (a close before the next write), and a
-        // reproduction that races is worth less than one that is a few pauses longer.
-        let mut chunk = best.actions.len() / 2;
+        chunk /= 2;
+    }
+    progress
+}
+
+/// Step 3: the bytes of each write, chunks cut out of it, large ones first. Whether any
+/// write got shorter.
+async fn shorten_writes(s: &mut Shrinker<'_>, best: &mut Case) -> bool {
+    let mut progress = false;
+    for at in 0..best.actions.len() {
+        let Action::Write { bytes, .. } = &best.actions[at] else {
+            continue;
+        };
+        let mut chunk = bytes.len() / 2;
         while chunk >= 1 && !s.out_of_runs() {
-            let mut start = 0;
-            while start < best.actions.len() && !s.out_of_runs() {
-                let end = (start + chunk).min(best.actions.len());
-                let kept: Vec<Action> = best
-                    .actions
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, a)| {
-                        !(start..end).contains(i)
-                            || matches!(a, Action::Connect { .. } | Action::Pause { .. })
-                    })
-                    .map(|(_, a)| a.clone())
-                    .collect();
-                let candidate = with_actions(&best, kept);
-                if candidate.actions.len() < best.actions.len() && s.fails(&candidate).await {
-                    best = candidate;
-                    progress = true;
-                } else {
-                    start = end;
-                }
-            }
+            progress |= shorten_write_by(s, best, at, chunk).await;
             chunk /= 2;
         }
-        // 3. The bytes of each write: cut chunks out, large ones first.
-        for at in 0..best.actions.len() {
-            let Action::Write { bytes, .. } = &best.actions[at] else {
-                continue;
-            };
-            let mut chunk = bytes.len() / 2;
-            while chunk >= 1 && !s.out_of_runs() {
-                let mut from = 0;
-                while let Some(Action::Write { conn, bytes }) = best.actions.get(at).cloned() {
-                    if from >= bytes.len() || s.out_of_runs() {
-                        break;
-                    }
-                    let end = (from + chunk).min(bytes.len());
-                    let mut shorter = bytes.clone();
-                    shorter.drain(from..end);
-                    let mut actions = best.actions.clone();
-                    actions[at] = Action::Write {
-                        conn,
-                        bytes: shorter,
-                    };
-                    let candidate = with_actions(&best, actions);
-                    // Normalising may drop an emptied write: keep positions aligned.
-                    if candidate.actions.len() == best.actions.len() && s.fails(&candidate).await {
-                        best = candidate;
-                        progress = true;
-                    } else {
-                        from = end;
-                    }
-                }
-                chunk /= 2;
-            }
+    }
+    progress
+}
+
+/// Cuts `chunk` bytes out of the write at `best.actions[at]`, at every offset in turn, while
+/// the case still fails. Whether it got shorter.
+async fn shorten_write_by(s: &mut Shrinker<'_>, best: &mut Case, at: usize, chunk: usize) -> bool {
+    let mut progress = false;
+    let mut from = 0;
+    while let Some(Action::Write { conn, bytes }) = best.actions.get(at).cloned() {
+        if from >= bytes.len() || s.out_of_runs() {
+            break;
+        }
+        let end = (from + chunk).min(bytes.len());
+        let mut shorter = bytes.clone();
+        shorter.drain(from..end);
+        let mut actions = best.actions.clone();
+        actions[at] = Action::Write {
+            conn,
+            bytes: shorter,
+        };
+        let candidate = with_actions(best, actions);
+        // Normalising may drop an emptied write: keep positions aligned.
+        if candidate.actions.len() == best.actions.len() && s.fails(&candidate).await {
+            *best = candidate;
+            progress = true;
+        } else {
+            from = end;
         }
     }
-    (best, s.runs)
+    progress
 }
 
 /// A model case shrinks as a conversation, so that every try is still valid and its outcome

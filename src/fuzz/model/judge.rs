@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use msrp_reference::frame::{Name, Reason};
+use msrp_reference::frame::{FileHeader, Name, Reason};
 use msrp_reference::Profile;
 
 use super::received::{decode, Item};
@@ -137,68 +137,78 @@ impl<'a> Judge<'a> {
         for item in items {
             match item {
                 Item::List => {}
-                Item::Error { text } => {
-                    let (rule, why) = refused_rule(self.conv, k, &text, self.profile);
-                    let what = format!(
-                        "{} got an error, {}, in a valid conversation{why}",
-                        self.who(k),
-                        shown(&text)
-                    );
-                    self.note(Kind::ErrorOnValid, rule, what);
-                }
-                Item::Msg { name, text } => {
-                    let d = Delivery {
-                        name: &name,
-                        shown: format!("a message {}", shown(&text)),
-                        is_file: false,
-                    };
-                    self.delivery(
-                        k,
-                        &d,
-                        |e| matches!(&e.what, Sent::Msg { text: t } if t[..] == text[..]),
-                        |e| match &e.what {
-                            Sent::Msg { text: t } => Some(first_difference(t, &text)),
-                            Sent::File { .. } => None,
-                        },
-                    );
-                }
+                Item::Error { text } => self.error(k, &text),
+                Item::Msg { name, text } => self.message(k, &name, &text),
                 Item::File {
                     header,
                     body,
                     complete,
-                } => {
-                    if !complete {
-                        let what = format!(
-                            "{} got the file {} but only {} of its {} body bytes",
-                            self.who(k),
-                            shown(&header.filename),
-                            body.len(),
-                            header.size
-                        );
-                        self.note(Kind::Lost, "FILE-3", what);
-                        continue;
-                    }
-                    let named = |e: &Exchange| matches!(&e.what, Sent::File { filename, .. } if filename[..] == header.filename[..]);
-                    let d = Delivery {
-                        name: &header.name,
-                        shown: format!("the file {}", shown(&header.filename)),
-                        is_file: true,
-                    };
-                    self.delivery(
-                        k,
-                        &d,
-                        |e| named(e) && matches!(&e.what, Sent::File { body: b, .. } if b[..] == body[..]),
-                        |e| match &e.what {
-                            Sent::File { body: b, .. } if named(e) => {
-                                Some(format!("its body: {}", first_difference(b, &body)))
-                            }
-                            _ => None,
-                        },
-                    );
-                }
+                } => self.file(k, &header, &body, complete),
                 Item::Ack { filename } => self.ack(k, &filename),
             }
         }
+    }
+
+    /// An ERROR client `k` got: no frame of a valid conversation deserves one.
+    fn error(&mut self, k: u8, text: &[u8]) {
+        let (rule, why) = refused_rule(self.conv, k, text, self.profile);
+        let what = format!(
+            "{} got an error, {}, in a valid conversation{why}",
+            self.who(k),
+            shown(text)
+        );
+        self.note(Kind::ErrorOnValid, rule, what);
+    }
+
+    /// A message client `k` got with the name field `name`.
+    fn message(&mut self, k: u8, name: &Name, text: &[u8]) {
+        let d = Delivery {
+            name,
+            shown: format!("a message {}", shown(text)),
+            is_file: false,
+        };
+        self.delivery(
+            k,
+            &d,
+            |e| matches!(&e.what, Sent::Msg { text: t } if t[..] == text[..]),
+            |e| match &e.what {
+                Sent::Msg { text: t } => Some(first_difference(t, text)),
+                Sent::File { .. } => None,
+            },
+        );
+    }
+
+    /// A file client `k` got: its header, and the body bytes that came (all of them when
+    /// `complete`).
+    fn file(&mut self, k: u8, header: &FileHeader, body: &[u8], complete: bool) {
+        if !complete {
+            let what = format!(
+                "{} got the file {} but only {} of its {} body bytes",
+                self.who(k),
+                shown(&header.filename),
+                body.len(),
+                header.size
+            );
+            self.note(Kind::Lost, "FILE-3", what);
+            return;
+        }
+        let named = |e: &Exchange| matches!(&e.what, Sent::File { filename, .. } if filename[..] == header.filename[..]);
+        let d = Delivery {
+            name: &header.name,
+            shown: format!("the file {}", shown(&header.filename)),
+            is_file: true,
+        };
+        self.delivery(
+            k,
+            &d,
+            |e| named(e) && matches!(&e.what, Sent::File { body: b, .. } if b[..] == body[..]),
+            |e| match &e.what {
+                Sent::File { body: b, .. } if named(e) => {
+                    Some(format!("its body: {}", first_difference(b, body)))
+                }
+                _ => None,
+            },
+        );
     }
 
     /// Whether `name` is the name field the delivery of `e` must carry: the sender's (MSG-2,
