@@ -11,6 +11,8 @@ use crate::check::Selection;
 use crate::report::html::{write_check_report, TargetResults};
 use crate::report::{closing_line, junit_xml, print_outcome, JsonReport, TargetOutcome};
 use crate::rules::Level;
+use crate::runner::RunResult;
+use crate::scenario::LoadError;
 use crate::snapshot::{diff, Snapshots};
 use crate::verdict::{Outcome, Totals, Verdict};
 
@@ -62,28 +64,11 @@ fn usage(msg: impl std::fmt::Display) -> u8 {
 /// Runs client mode; returns the exit status (0 passed, 1 a client failed or errored, 2
 /// usage errors or nothing ran).
 pub fn main(cli: ClientCli) -> u8 {
-    let driver = match &cli.driver {
-        Some(p) => Driver::load(p),
-        None => Driver::builtin(),
-    };
-    let driver = match driver {
+    let driver = match checked_driver(&cli) {
         Ok(d) => d,
-        Err(e) => return usage(format!("driver: {e}")),
+        Err(e) => return usage(e),
     };
-    if let Err(e) = check_profile(&cli.profile, &driver) {
-        return usage(e);
-    }
-    if let Err(e) = check_command(&cli.command) {
-        return usage(e);
-    }
-    let (all, load_errors) = load_all(&cli.paths);
-    for e in &load_errors {
-        eprintln!("error: {e}");
-    }
-    let scenarios: Vec<ClientScenario> = all
-        .into_iter()
-        .filter(|s| selects(&cli.selection, s))
-        .collect();
+    let (scenarios, load_errors) = load_selected(&cli);
     if cli.coverage {
         return print_coverage(&scenarios, !load_errors.is_empty());
     }
@@ -101,6 +86,65 @@ pub fn main(cli: ClientCli) -> u8 {
         Err(e) => return usage(e),
     };
     let target = format!("client `{}`", cli.command);
+    let results = run_printing(&cli, &rt, &opts, snapshots.as_ref(), &scenarios, &target);
+    let outcomes = outcomes_of(&results, &load_errors);
+    let totals = Totals::of(&outcomes);
+    let per_target = vec![(target.clone(), outcomes.clone())];
+    let mut code = totals.exit_code(cli.strict);
+    code = code.max(write_reports(
+        &cli,
+        &scenarios,
+        &results,
+        &per_target,
+        &target,
+        !cli.json,
+    ));
+    if let Err(e) = print_summary(&cli, &target, totals, &outcomes, &load_errors) {
+        return usage(e);
+    }
+    if code == 2 {
+        eprintln!("msrp-check: no client scenario ran");
+    }
+    code
+}
+
+/// The `--driver` file (or the built-in one), checked against `--profile` and the
+/// `--client` command; the error is the usage message.
+fn checked_driver(cli: &ClientCli) -> Result<Driver, String> {
+    let driver = match &cli.driver {
+        Some(p) => Driver::load(p),
+        None => Driver::builtin(),
+    };
+    let driver = driver.map_err(|e| format!("driver: {e}"))?;
+    check_profile(&cli.profile, &driver).map_err(|e| e.to_string())?;
+    check_command(&cli.command).map_err(|e| e.to_string())?;
+    Ok(driver)
+}
+
+/// The client scenarios `--only`, `--exclude` and `--tag` select, and the files that could
+/// not be loaded (printed at once, so they show before a long run).
+fn load_selected(cli: &ClientCli) -> (Vec<ClientScenario>, Vec<LoadError>) {
+    let (all, load_errors) = load_all(&cli.paths);
+    for e in &load_errors {
+        eprintln!("error: {e}");
+    }
+    let scenarios = all
+        .into_iter()
+        .filter(|s| selects(&cli.selection, s))
+        .collect();
+    (scenarios, load_errors)
+}
+
+/// Runs the scenarios; each run's evidence is kept and, for humans, its outcome printed as
+/// it ends.
+fn run_printing(
+    cli: &ClientCli,
+    rt: &tokio::runtime::Runtime,
+    opts: &ClientRunOptions,
+    snapshots: Option<&Snapshots>,
+    scenarios: &[ClientScenario],
+    target: &str,
+) -> Vec<RunResult> {
     let human = !cli.json;
     let mut out = anstream::stdout();
     if human {
@@ -111,14 +155,18 @@ pub fn main(cli: ClientCli) -> u8 {
             opts.driver.file.name
         );
     }
-    let results = rt.block_on(run_all(scenarios.clone(), &opts, cli.jobs, |r| {
+    rt.block_on(run_all(scenarios.to_vec(), opts, cli.jobs, |r| {
         if r.outcome.verdict != Verdict::Skip {
-            keep(&cli, snapshots.as_ref(), r);
+            keep(cli, snapshots, r);
         }
         if human {
             let _ = print_outcome(&mut out, &r.outcome);
         }
-    }));
+    }))
+}
+
+/// The outcomes of the runs, then one load error outcome per file that could not be loaded.
+fn outcomes_of(results: &[RunResult], load_errors: &[LoadError]) -> Vec<Outcome> {
     let mut outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome.clone()).collect();
     outcomes.extend(load_errors.iter().map(|e| {
         Outcome::load_error(
@@ -127,45 +175,39 @@ pub fn main(cli: ClientCli) -> u8 {
             e.to_string(),
         )
     }));
-    let totals = Totals::of(&outcomes);
-    let per_target = vec![(target.clone(), outcomes.clone())];
-    let mut code = totals.exit_code(cli.strict);
-    code = code.max(write_reports(
-        &cli,
-        &scenarios,
-        &results,
-        &per_target,
-        &target,
-        human,
-    ));
-    if human {
+    outcomes
+}
+
+/// The closing line and the load errors for humans, else the JSON report; the error is a
+/// JSON report that could not be written.
+fn print_summary(
+    cli: &ClientCli,
+    target: &str,
+    totals: Totals,
+    outcomes: &[Outcome],
+    load_errors: &[LoadError],
+) -> Result<(), String> {
+    if !cli.json {
+        let mut out = anstream::stdout();
         let _ = writeln!(out, "{}", closing_line(&totals));
-        for e in &load_errors {
+        for e in load_errors {
             let _ = writeln!(out, "ERROR {e}");
         }
-    } else {
-        let report = JsonReport {
-            dialect_notes: Vec::new(),
-            summary: Vec::new(),
-            targets: vec![target.as_str()],
-            totals,
-            outcomes: outcomes
-                .iter()
-                .map(|o| TargetOutcome {
-                    target: &target,
-                    outcome: o,
-                })
-                .collect(),
-        };
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return usage(e),
-        }
+        return Ok(());
     }
-    if code == 2 {
-        eprintln!("msrp-check: no client scenario ran");
-    }
-    code
+    let report = JsonReport {
+        dialect_notes: Vec::new(),
+        summary: Vec::new(),
+        targets: vec![target],
+        totals,
+        outcomes: outcomes
+            .iter()
+            .map(|o| TargetOutcome { target, outcome: o })
+            .collect(),
+    };
+    let s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    println!("{s}");
+    Ok(())
 }
 
 /// The output folders created, the snapshots loaded, the runtime started and the run's
@@ -248,7 +290,7 @@ fn print_list(scenarios: &[ClientScenario], had_load_errors: bool) -> u8 {
 fn write_reports(
     cli: &ClientCli,
     scenarios: &[ClientScenario],
-    results: &[crate::runner::RunResult],
+    results: &[RunResult],
     per_target: &[(String, Vec<Outcome>)],
     target: &str,
     human: bool,
@@ -291,7 +333,7 @@ fn write_reports(
 
 /// Writes a run's pcap and transcript and compares the transcript with its snapshot; a
 /// file that cannot be written makes the scenario an error (its evidence would be lost).
-fn keep(cli: &ClientCli, snapshots: Option<&Snapshots>, r: &mut crate::runner::RunResult) {
+fn keep(cli: &ClientCli, snapshots: Option<&Snapshots>, r: &mut RunResult) {
     let id = r.outcome.id.clone();
     let mut problems = Vec::new();
     if let Some(dir) = &cli.pcap_dir {

@@ -17,21 +17,49 @@ impl Run<'_> {
         link.next(deadline).await
     }
 
+    /// `expect_from_client`: the client's login, or its next frame against the one
+    /// expectation the step names.
     pub(super) async fn expect_from_client(&mut self, e: &FromClientStep) -> StepResult {
         let wait = self.wait(e.timeout);
-        let c = e.client.as_str();
         if e.login == Some(true) {
             return self.expect_login(e, wait).await;
         }
-        // Frames: a login still unread is consumed first.
+        let frame = self.next_frame(e, wait).await?;
+        self.note(format!("{} < {}", e.client, masked(&frame)));
+        let matched = if let Some(m) = &e.msg {
+            let to = self.wire(&m.to)?;
+            matches!(&frame, Frame::Msg { name, text }
+                if name.as_bytes() == to && matcher::matches(Some(&m.text), text))
+        } else if e.list == Some(true) {
+            matches!(frame, Frame::ListRequest)
+        } else if let Some(a) = &e.ack {
+            matches!(&frame, Frame::Ack { filename } if matcher::matches(Some(a), filename))
+        } else if let Some(f) = &e.file {
+            return self.expect_file_header(e, f, &frame, wait).await;
+        } else {
+            return Err(StepErr::Broken(
+                "expect_from_client: nothing to expect".into(),
+            ));
+        };
+        if matched {
+            Ok(())
+        } else {
+            Err(unexpected_frame(e, &frame, None))
+        }
+    }
+
+    /// The next frame from the step's client; a login still unread is consumed first, and
+    /// anything else than a frame is the step's departure.
+    async fn next_frame(&mut self, e: &FromClientStep, wait: Duration) -> Result<Frame, StepErr> {
+        let c = e.client.as_str();
         let mut item = self.next_item(c, wait).await;
         if let Ok(Decoded::Login(n)) = &item {
             self.note(format!("{c} < login \"{n}\""));
             item = self.next_item(c, wait).await;
         }
-        let frame = match item {
-            Ok(Decoded::Frame(f)) => f,
-            Ok(other) => return Err(mismatch("a frame", format!("{other:?}"))),
+        match item {
+            Ok(Decoded::Frame(f)) => Ok(f),
+            Ok(other) => Err(mismatch("a frame", format!("{other:?}"))),
             Err(m) => {
                 let hex = match &m {
                     Missing::Garbage(_, b) | Missing::Timeout(b) if !b.is_empty() => {
@@ -39,76 +67,51 @@ impl Run<'_> {
                     }
                     _ => None,
                 };
-                return Err(StepErr::Mismatch {
+                Err(StepErr::Mismatch {
                     rule: None,
                     expected: expected_text(e),
                     actual: m.describe(),
                     hex,
-                });
+                })
             }
-        };
-        self.note(format!("{c} < {}", masked(&frame)));
-        let seen = frame.to_string();
-        let hex = Some(short_hex(&frame.to_bytes()));
-        let bad = |rule: Option<&str>| StepErr::Mismatch {
-            rule: rule.map(str::to_string),
-            expected: expected_text(e),
-            actual: seen.clone(),
-            hex: hex.clone(),
-        };
-        if let Some(m) = &e.msg {
-            let to = self.wire(&m.to)?;
-            return match &frame {
-                Frame::Msg { name, text }
-                    if name.as_bytes() == to && matcher::matches(Some(&m.text), text) =>
-                {
-                    Ok(())
-                }
-                _ => Err(bad(None)),
-            };
         }
-        if e.list == Some(true) {
-            return match frame {
-                Frame::ListRequest => Ok(()),
-                _ => Err(bad(None)),
-            };
-        }
-        if let Some(a) = &e.ack {
-            return match &frame {
-                Frame::Ack { filename } if matcher::matches(Some(a), filename) => Ok(()),
-                _ => Err(bad(None)),
-            };
-        }
-        if let Some(f) = &e.file {
-            let to = self.wire(&f.to)?;
-            let content = self.sc.file.files.get(&f.file).copied().ok_or_else(|| {
+    }
+
+    /// A FILE header the client sent, against the `file` expectation: recipient, filename,
+    /// exact size and mode; a P2P offer is kept for `p2p_fetch`, a relayed body is read.
+    async fn expect_file_header(
+        &mut self,
+        e: &FromClientStep,
+        f: &FileFromClient,
+        frame: &Frame,
+        wait: Duration,
+    ) -> StepResult {
+        let c = e.client.as_str();
+        let to = self.wire(&f.to)?;
+        let content =
+            self.sc.file.files.get(&f.file).copied().ok_or_else(|| {
                 StepErr::Broken(format!("\"{}\" is not a file of files:", f.file))
             })?;
-            let Frame::File(h) = &frame else {
-                return Err(bad(None));
-            };
-            let relay = f.mode == Mode::Relay;
-            if h.name.as_bytes() != to
-                || h.filename.as_ref() != f.file.as_bytes()
-                || h.size != content.size
-                || h.is_relay() != relay
-            {
-                return Err(bad(None));
-            }
-            if !relay {
-                if h.ip.is_empty() || h.port > 65_535 {
-                    return Err(bad(Some("FILE-4")));
-                }
-                self.under(c)?.offer = Some(h.clone());
-                return Ok(());
-            }
-            return self
-                .expect_relay_body(c, h.size, &f.file, content, wait)
-                .await;
+        let Frame::File(h) = frame else {
+            return Err(unexpected_frame(e, frame, None));
+        };
+        let relay = f.mode == Mode::Relay;
+        if h.name.as_bytes() != to
+            || h.filename.as_ref() != f.file.as_bytes()
+            || h.size != content.size
+            || h.is_relay() != relay
+        {
+            return Err(unexpected_frame(e, frame, None));
         }
-        Err(StepErr::Broken(
-            "expect_from_client: nothing to expect".into(),
-        ))
+        if !relay {
+            if h.ip.is_empty() || h.port > 65_535 {
+                return Err(unexpected_frame(e, frame, Some("FILE-4")));
+            }
+            self.under(c)?.offer = Some(h.clone());
+            return Ok(());
+        }
+        self.expect_relay_body(c, h.size, &f.file, content, wait)
+            .await
     }
 
     /// `expect_from_client` with `login: true`: the client's 4 login bytes (NAME-1).
@@ -192,5 +195,16 @@ impl Run<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// The departure of an `expect_from_client` step that read `frame`, blaming `rule` when
+/// the frame itself breaks one.
+fn unexpected_frame(e: &FromClientStep, frame: &Frame, rule: Option<&str>) -> StepErr {
+    StepErr::Mismatch {
+        rule: rule.map(str::to_string),
+        expected: expected_text(e),
+        actual: frame.to_string(),
+        hex: Some(short_hex(&frame.to_bytes())),
     }
 }

@@ -3,10 +3,49 @@
 
 use super::*;
 
+use std::path::{Path, PathBuf};
+
+use crate::client_mode::sandbox::Stamp;
+
 impl Run<'_> {
+    /// `expect_output`: waits until the client has printed every line the step names, past
+    /// the lines earlier steps matched (CLI-5).
     pub(super) async fn expect_output(&mut self, o: &OutputStep) -> StepResult {
+        let patterns = self.output_patterns(o)?;
+        let wait = self.wait(o.timeout);
+        let deadline = Instant::now() + wait;
+        let client = o.client.clone();
+        loop {
+            let u = self.under(&client)?;
+            let Some(p) = u.proc.as_ref() else {
+                return Err(StepErr::Broken(format!(
+                    "client \"{client}\" is not started"
+                )));
+            };
+            let lines = p.lines_from(u.cursor);
+            match find_shown(&patterns, &lines) {
+                Ok(last) => {
+                    if let Some(l) = last {
+                        u.cursor = l + 1;
+                    }
+                    let shown: Vec<&str> = patterns.iter().map(|s| s.what.as_str()).collect();
+                    self.note(format!("{client} shows {}", shown.join(", ")));
+                    return Ok(());
+                }
+                Err(missing) if Instant::now() >= deadline => {
+                    return Err(not_shown(o, &missing, &lines, wait))
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The lines an `expect_output` step waits for: the driver's show patterns filled
+    /// with the step's values, and the step's own regex.
+    fn output_patterns(&self, o: &OutputStep) -> Result<Vec<Shown>, StepErr> {
         let driver = &self.opts.driver;
-        let mut patterns: Vec<(String, regex::Regex)> = Vec::new();
+        let mut patterns = Vec::new();
         let bad = |what: &str| {
             StepErr::Broken(format!(
                 "the driver's show pattern for {what} does not compile with these values"
@@ -20,7 +59,7 @@ impl Run<'_> {
                 .show_regex("msg", &[("from", &from), ("text", &text)])
                 .ok_or_else(|| bad("msg"))?;
             let shown = msrp_reference::text::clip(text.as_bytes());
-            patterns.push((format!("message from {from}: \"{shown}\""), re));
+            patterns.push(Shown::new(format!("message from {from}: \"{shown}\""), re));
         }
         if let Some(names) = &o.list {
             for n in names {
@@ -28,160 +67,44 @@ impl Run<'_> {
                 let re = driver
                     .show_regex("list", &[("name", &name)])
                     .ok_or_else(|| bad("list"))?;
-                patterns.push((format!("{name} in a client list"), re));
+                patterns.push(Shown::new(format!("{name} in a client list"), re));
             }
         }
         if let Some(text) = &o.error {
             let re = driver
                 .show_regex("error", &[("text", text)])
                 .ok_or_else(|| bad("error"))?;
-            patterns.push((format!("the error \"{text}\""), re));
+            patterns.push(Shown::new(format!("the error \"{text}\""), re));
         }
         if let Some(line) = &o.line {
             let re = regex::Regex::new(line).map_err(|e| StepErr::Broken(e.to_string()))?;
-            patterns.push((format!("a line matching /{line}/"), re));
+            patterns.push(Shown::new(format!("a line matching /{line}/"), re));
         }
-        let wait = self.wait(o.timeout);
-        let deadline = Instant::now() + wait;
-        let client = o.client.clone();
-        loop {
-            let u = self.under(&client)?;
-            let cursor = u.cursor;
-            let Some(p) = u.proc.as_ref() else {
-                return Err(StepErr::Broken(format!(
-                    "client \"{client}\" is not started"
-                )));
-            };
-            let lines = p.lines_from(cursor);
-            let mut last = None;
-            let mut missing = Vec::new();
-            for (what, re) in &patterns {
-                match lines.iter().find(|(_, l)| re.is_match(l)) {
-                    Some((i, _)) => last = Some(last.map_or(*i, |l: usize| l.max(*i))),
-                    None => missing.push(what.clone()),
-                }
-            }
-            if missing.is_empty() {
-                if let Some(l) = last {
-                    u.cursor = l + 1;
-                }
-                let shown: Vec<&str> = patterns.iter().map(|(w, _)| w.as_str()).collect();
-                self.note(format!("{client} shows {}", shown.join(", ")));
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let tail: Vec<String> = lines
-                    .iter()
-                    .rev()
-                    .take(5)
-                    .rev()
-                    .map(|(_, l)| format!("\"{}\"", escape_bytes(l.as_bytes())))
-                    .collect();
-                return Err(StepErr::Mismatch {
-                    rule: o.rule.clone().or_else(|| Some("CLI-5".into())),
-                    expected: format!("standard output showing {}", missing.join(", ")),
-                    actual: if tail.is_empty() {
-                        format!("no new line within {wait:?}")
-                    } else {
-                        format!("last lines: {}", tail.join(" | "))
-                    },
-                    hex: None,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        Ok(patterns)
     }
 
+    /// `expect_file`: waits for a new download with the step's name, size and content, then
+    /// checks its name (CLI-1, CLI-6).
     pub(super) async fn expect_file(&mut self, e: &ExpectFileStep) -> StepResult {
         let wait = self.wait(e.timeout);
         let deadline = Instant::now() + wait;
         let want = sha256_of(e.seed, e.size);
-        let rule = e.rule.clone();
         loop {
             let u = self.under(&e.client)?;
             let files = u.sandbox.new_downloads(&u.before);
-            let root = u.sandbox.downloads.clone();
-            let candidates: Vec<_> = files
-                .iter()
-                .filter(|(p, _)| {
-                    matcher::matches(e.name.as_ref(), p.as_os_str().as_encoded_bytes())
-                })
-                .collect();
-            for (p, stamp) in &candidates {
-                if stamp.len != e.size {
-                    continue;
-                }
-                let Ok(data) = std::fs::read(root.join(p)) else {
-                    continue;
-                };
-                let digest: [u8; 32] = sha2::Sha256::digest(&data).into();
-                if digest != want {
-                    continue;
-                }
-                let name = p.display().to_string();
+            if let Some(path) = find_saved(&files, &u.sandbox.downloads, e, &want) {
+                let name = path.display().to_string();
                 self.note(format!(
                     "{} saved \"{}\" ({} bytes, sha256 ok)",
                     e.client,
                     escape_bytes(name.as_bytes()),
                     e.size
                 ));
-                if e.safe_name {
-                    let bad = p.components().count() != 1
-                        || name.starts_with('.')
-                        || name.chars().any(|c| c.is_control());
-                    if bad {
-                        return Err(mismatch_rule(
-                            "CLI-1",
-                            "a safe name: one component, no control character, no leading dot",
-                            format!("saved as \"{}\"", escape_bytes(name.as_bytes())),
-                        ));
-                    }
-                }
-                if e.not_device {
-                    let stem = name.split('.').next().unwrap_or("").trim_end();
-                    let devices = [
-                        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6",
-                        "COM7", "COM8", "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6",
-                        "LPT7", "LPT8", "LPT9",
-                    ];
-                    if devices.iter().any(|d| d.eq_ignore_ascii_case(stem)) {
-                        return Err(mismatch_rule(
-                            "CLI-6",
-                            "a name that is not a reserved device name",
-                            format!("saved as \"{name}\""),
-                        ));
-                    }
-                }
-                return Ok(());
+                return check_saved_name(e, path, &name);
             }
             if Instant::now() >= deadline {
-                let seen: Vec<String> = files
-                    .iter()
-                    .map(|(p, s)| {
-                        format!(
-                            "\"{}\" ({} bytes)",
-                            escape_bytes(p.as_os_str().as_encoded_bytes()),
-                            s.len
-                        )
-                    })
-                    .collect();
-                let u = self.under(&e.client)?;
                 let outside = u.sandbox.written_outside(&u.before);
-                return Err(StepErr::Mismatch {
-                    rule,
-                    expected: format!(
-                        "a new file {} of {} bytes (sha256 {}) in the download folder",
-                        matcher::describe(e.name.as_ref()),
-                        e.size,
-                        &hex::encode(want)[..16]
-                    ),
-                    actual: match (seen.is_empty(), outside.first()) {
-                        (true, Some(p)) => format!("none there; the client wrote {}", p.display()),
-                        (true, None) => format!("no new file within {wait:?}"),
-                        (false, _) => format!("new files: {}", seen.join(", ")),
-                    },
-                    hex: None,
-                });
+                return Err(not_saved(e, &files, &outside, &want, wait));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -249,4 +172,152 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// A line `expect_output` waits for, and how the transcript and a failure name it.
+struct Shown {
+    what: String,
+    re: regex::Regex,
+}
+
+impl Shown {
+    fn new(what: String, re: regex::Regex) -> Self {
+        Shown { what, re }
+    }
+}
+
+/// The index of the last line that matched, once every pattern matched one of `lines`;
+/// else the names of the patterns no line matched.
+fn find_shown(patterns: &[Shown], lines: &[(usize, String)]) -> Result<Option<usize>, Vec<String>> {
+    let mut last = None;
+    let mut missing = Vec::new();
+    for s in patterns {
+        match lines.iter().find(|(_, l)| s.re.is_match(l)) {
+            Some((i, _)) => last = Some(last.map_or(*i, |l: usize| l.max(*i))),
+            None => missing.push(s.what.clone()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(last)
+    } else {
+        Err(missing)
+    }
+}
+
+/// The departure of an `expect_output` step: what is missing, and the last lines printed.
+fn not_shown(
+    o: &OutputStep,
+    missing: &[String],
+    lines: &[(usize, String)],
+    wait: Duration,
+) -> StepErr {
+    let tail: Vec<String> = lines
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(|(_, l)| format!("\"{}\"", escape_bytes(l.as_bytes())))
+        .collect();
+    StepErr::Mismatch {
+        rule: o.rule.clone().or_else(|| Some("CLI-5".into())),
+        expected: format!("standard output showing {}", missing.join(", ")),
+        actual: if tail.is_empty() {
+            format!("no new line within {wait:?}")
+        } else {
+            format!("last lines: {}", tail.join(" | "))
+        },
+        hex: None,
+    }
+}
+
+/// The first new download named as `e` asks with its size and content; a file that cannot
+/// be read yet is passed over (the client may still be writing it).
+fn find_saved<'f>(
+    files: &'f [(PathBuf, Stamp)],
+    downloads: &Path,
+    e: &ExpectFileStep,
+    want: &[u8; 32],
+) -> Option<&'f PathBuf> {
+    files
+        .iter()
+        .filter(|(p, _)| matcher::matches(e.name.as_ref(), p.as_os_str().as_encoded_bytes()))
+        .filter(|(_, stamp)| stamp.len == e.size)
+        .find(|(p, _)| {
+            std::fs::read(downloads.join(p))
+                .is_ok_and(|data| <[u8; 32]>::from(sha2::Sha256::digest(&data)) == *want)
+        })
+        .map(|(p, _)| p)
+}
+
+/// The departure of an `expect_file` step whose file never appeared: what the download
+/// folder holds instead, or where outside it the client wrote.
+fn not_saved(
+    e: &ExpectFileStep,
+    files: &[(PathBuf, Stamp)],
+    outside: &[PathBuf],
+    want: &[u8; 32],
+    wait: Duration,
+) -> StepErr {
+    let seen: Vec<String> = files
+        .iter()
+        .map(|(p, s)| {
+            format!(
+                "\"{}\" ({} bytes)",
+                escape_bytes(p.as_os_str().as_encoded_bytes()),
+                s.len
+            )
+        })
+        .collect();
+    StepErr::Mismatch {
+        rule: e.rule.clone(),
+        expected: format!(
+            "a new file {} of {} bytes (sha256 {}) in the download folder",
+            matcher::describe(e.name.as_ref()),
+            e.size,
+            &hex::encode(want)[..16]
+        ),
+        actual: match (seen.is_empty(), outside.first()) {
+            (true, Some(p)) => format!("none there; the client wrote {}", p.display()),
+            (true, None) => format!("no new file within {wait:?}"),
+            (false, _) => format!("new files: {}", seen.join(", ")),
+        },
+        hex: None,
+    }
+}
+
+/// Names a device on Windows: a file saved under one is not a file (CLI-6).
+const RESERVED_DEVICE_NAMES: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// The name checks an `expect_file` step asks for: a safe name (CLI-1), not a device
+/// (CLI-6).
+fn check_saved_name(e: &ExpectFileStep, path: &Path, name: &str) -> StepResult {
+    if e.safe_name {
+        let bad = path.components().count() != 1
+            || name.starts_with('.')
+            || name.chars().any(|c| c.is_control());
+        if bad {
+            return Err(mismatch_rule(
+                "CLI-1",
+                "a safe name: one component, no control character, no leading dot",
+                format!("saved as \"{}\"", escape_bytes(name.as_bytes())),
+            ));
+        }
+    }
+    if e.not_device {
+        let stem = name.split('.').next().unwrap_or("").trim_end();
+        if RESERVED_DEVICE_NAMES
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(stem))
+        {
+            return Err(mismatch_rule(
+                "CLI-6",
+                "a name that is not a reserved device name",
+                format!("saved as \"{name}\""),
+            ));
+        }
+    }
+    Ok(())
 }
