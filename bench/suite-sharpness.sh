@@ -21,13 +21,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
-# The protocol code of the strict profile. fault.rs is test-only fault injection; the legacy
-# dialect (server/legacy.rs, profile/) is not judged by the strict suite.
+# The protocol code of the strict profile: since the sans-IO step, its decisions are in
+# server/core/ and the socket loop in server/session.rs. fault.rs and faulty.rs are test-only
+# fault injection; the legacy dialect (server/legacy.rs, profile/) is not judged by the strict
+# suite; core/tests/ are unit tests.
 files=(${MUTANTS_FILES:-reference/src/server/mod.rs reference/src/server/session.rs
-  reference/src/server/roster.rs reference/src/server/outbox.rs reference/src/decode.rs
-  reference/src/frame.rs})
-for f in reference/src/server/*.rs; do
-  case " ${files[*]} " in *" $f "*) ;; *) [ -f "$f" ] && case $f in *fault.rs|*legacy.rs) ;; *) files+=("$f") ;; esac ;; esac
+  reference/src/server/core/mod.rs reference/src/server/roster.rs reference/src/server/outbox.rs
+  reference/src/decode.rs reference/src/frame.rs})
+for f in reference/src/server/*.rs reference/src/server/core/*.rs; do
+  case " ${files[*]} " in *" $f "*) ;; *) [ -f "$f" ] && case $f in *fault.rs|*faulty.rs|*legacy.rs) ;; *) files+=("$f") ;; esac ;; esac
 done
 args=(--package msrp-reference --no-shuffle)
 for f in "${files[@]}"; do args+=(-f "$f"); done
