@@ -2,9 +2,9 @@
 //! writes (consecutive writes of one connection as one `send` with `split`), pauses and
 //! closes, then `expect_alive`, blamed on the finding's rule.
 //!
-//! - [`conversation`]: the steps of a model case.
-//! - [`raw`]: the steps of any other generated case.
-//! - [`record`]: shrinking a new finding, writing it and replaying it.
+//! - `conversation`: the steps of a model case.
+//! - `raw`: the steps of any other generated case.
+//! - `record`: shrinking a new finding, writing it and replaying it.
 
 mod conversation;
 mod raw;
