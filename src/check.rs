@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::rules::{Decision, Level, DECISIONS};
 use crate::runner::{run_scenario, RunOptions, RunResult};
 use crate::scenario::{Scenario, ServerSettings};
-use crate::verdict::{Outcome, Verdict};
+use crate::verdict::Verdict;
 
 /// Which scenarios to run: `--only`/`--exclude` globs over scenario ids and rule IDs, `--tag`.
 #[derive(Debug, Default, Clone)]
@@ -104,15 +104,7 @@ pub fn embedded_config(base: &ServerConfig, s: &ServerSettings) -> ServerConfig 
 
 /// A scenario's result when it is not run, for `reason`.
 pub fn skipped(sc: &Scenario, reason: String) -> RunResult {
-    RunResult::not_run(Outcome::not_run(
-        sc.file.id.clone(),
-        sc.file.title.clone(),
-        sc.path.display().to_string(),
-        sc.file.rules.clone(),
-        sc.file.tags.clone(),
-        Verdict::Skip,
-        reason,
-    ))
+    RunResult::not_run(sc.outcome().not_run_as(Verdict::Skip, reason))
 }
 
 /// A scenario's result when it could not run, for `reason`.

@@ -158,6 +158,15 @@ impl Outcome {
         }
     }
 
+    /// This outcome, its steps not run: `verdict` is `Skip` or `Error`, `reason` says why.
+    pub fn not_run_as(self, verdict: Verdict, reason: String) -> Outcome {
+        Outcome {
+            verdict,
+            reason: Some(reason),
+            ..self
+        }
+    }
+
     /// The outcome of a scenario whose steps did not run: `verdict` is `Skip` or `Error`,
     /// `reason` says why. `id`, `title`, `file`, `rules` and `tags` name the scenario.
     pub fn not_run(
@@ -169,11 +178,7 @@ impl Outcome {
         verdict: Verdict,
         reason: String,
     ) -> Outcome {
-        Outcome {
-            verdict,
-            reason: Some(reason),
-            ..Outcome::started(id, title, file, rules, tags)
-        }
+        Outcome::started(id, title, file, rules, tags).not_run_as(verdict, reason)
     }
 
     /// A scenario file that could not be loaded: an `Error` named after the file's stem, with

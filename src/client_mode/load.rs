@@ -23,6 +23,18 @@ pub struct ClientScenario {
 }
 
 impl ClientScenario {
+    /// The outcome of this scenario before any step runs: `Pass`, named after it.
+    pub fn outcome(&self) -> crate::verdict::Outcome {
+        let f = &self.file;
+        crate::verdict::Outcome::started(
+            f.id.clone(),
+            f.title.clone(),
+            self.path.display().to_string(),
+            f.rules.clone(),
+            f.tags.clone(),
+        )
+    }
+
     /// The wire name of a reference: a declared client's, or a literal 4-byte name.
     pub fn wire_of(&self, name: &str) -> Result<[u8; 4], String> {
         wire_of(&self.file, name)

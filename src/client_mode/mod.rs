@@ -26,7 +26,7 @@ pub use runner::{run_client_scenario, ClientRunOptions, COMMAND_PLACEHOLDERS};
 use crate::check::Selection;
 use crate::rules::Level;
 use crate::runner::RunResult;
-use crate::verdict::{Outcome, Verdict};
+use crate::verdict::Verdict;
 
 /// Which client scenarios a selection picks (ids, rule IDs, tags, as in server mode).
 pub fn selects(sel: &Selection, sc: &ClientScenario) -> bool {
@@ -125,15 +125,10 @@ pub async fn run_all(
     };
     let failed = |i: usize, e| {
         let sc = &scenarios[i];
-        RunResult::not_run(Outcome::not_run(
-            sc.file.id.clone(),
-            sc.file.title.clone(),
-            sc.path.display().to_string(),
-            sc.file.rules.clone(),
-            sc.file.tags.clone(),
-            Verdict::Error,
-            format!("harness task failed: {e}"),
-        ))
+        RunResult::not_run(
+            sc.outcome()
+                .not_run_as(Verdict::Error, format!("harness task failed: {e}")),
+        )
     };
     crate::ordered::run_in_order(scenarios.len(), jobs, run, failed, report).await
 }

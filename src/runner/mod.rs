@@ -369,13 +369,7 @@ async fn run_scenario_inner(sc: &Scenario, target: SocketAddr, opts: &RunOptions
         )),
     };
     let (records, entries) = run.finish().await;
-    let mut outcome = Outcome::started(
-        sc.file.id.clone(),
-        sc.file.title.clone(),
-        sc.path.display().to_string(),
-        sc.file.rules.clone(),
-        sc.file.tags.clone(),
-    );
+    let mut outcome = sc.outcome();
     outcome.seconds = started.elapsed().as_secs_f64();
     outcome.notes.extend(records.iter().filter_map(capped_note));
     let warnings = std::mem::take(&mut run.warnings);

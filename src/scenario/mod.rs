@@ -53,6 +53,18 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The outcome of this scenario before any step runs: `Pass`, named after it.
+    pub fn outcome(&self) -> crate::verdict::Outcome {
+        let f = &self.file;
+        crate::verdict::Outcome::started(
+            f.id.clone(),
+            f.title.clone(),
+            self.path.display().to_string(),
+            f.rules.clone(),
+            f.tags.clone(),
+        )
+    }
+
     /// Whether the scenario applies to `profile` (every profile when it names none).
     pub fn applies_to(&self, profile: msrp_reference::Profile) -> bool {
         self.file.profiles.is_empty() || self.file.profiles.iter().any(|p| p == profile.as_str())

@@ -126,13 +126,7 @@ struct Run<'a> {
 pub async fn run_client_scenario(sc: &ClientScenario, opts: &ClientRunOptions) -> RunResult {
     let started = std::time::Instant::now();
     let started_wall = std::time::SystemTime::now();
-    let mut outcome = Outcome::started(
-        sc.file.id.clone(),
-        sc.file.title.clone(),
-        sc.path.display().to_string(),
-        sc.file.rules.clone(),
-        sc.file.tags.clone(),
-    );
+    let mut outcome = sc.outcome();
     let listener = match TcpListener::bind("127.0.0.1:0").await {
         Ok(l) => l,
         Err(e) => {
