@@ -149,7 +149,7 @@ async fn serve(conn: &mut Conn, reader: &mut FrameReader) -> End {
     };
     let mut event = first;
     loop {
-        let file = matches!(&event, Event::Frame(crate::frame::Frame::File(_)));
+        let relay_body = matches!(&event, Event::Frame(crate::frame::Frame::File(h)) if h.is_relay() && h.size > 0);
         match conn.step(event).await {
             Some(End::Abandoned) => {
                 reader.discard_until_closed(ABANDONED_FOR).await;
@@ -159,14 +159,14 @@ async fn serve(conn: &mut Conn, reader: &mut FrameReader) -> End {
             None => {}
         }
         #[cfg(feature = "faults")]
-        if file && conn.shared().config.faulty(Fault::BodyNotDiscarded) {
-            // FILE-7 broken: the body of a file for an unknown name is read as frames.
-            if conn.session.core().discarding() {
+        if relay_body && conn.shared().config.faulty(Fault::BodyNotDiscarded) {
+            // FILE-7 broken: the body of a file refused (its recipient unknown) is read as
+            // frames.
+            if !conn.session.core().relaying() {
                 reader.decoder_mut().abandon_body();
-                conn.session.core_mut().drop_body();
             }
         }
-        let _ = file;
+        let _ = relay_body;
         // A client that keeps its socket full never makes this loop wait for I/O; without
         // yielding, its own writer (and every task queued behind it on this worker) would
         // starve, and a kill (DEC-8) would never be noticed.

@@ -31,15 +31,6 @@ use crate::frame::{FileHeader, Frame, Name, Reason};
 use crate::profile::Profile;
 use crate::text::escape_bytes;
 
-/// Where the body bytes after a relay-mode FILE header go.
-#[derive(Debug)]
-enum BodySink<R> {
-    /// To the recipient.
-    Forward(R),
-    /// Nowhere: unknown recipient (FILE-7) or recipient gone (FILE-8).
-    Discard,
-}
-
 /// One client's session: its name once logged in, the relayed body it is sending, and the
 /// actions its last event left.
 #[derive(Debug)]
@@ -51,7 +42,10 @@ pub(crate) struct Session<R> {
     max_clients: usize,
     readings: Readings,
     name: Option<Name>,
-    body: Option<BodySink<R>>,
+    /// Where the relayed body now arriving goes. `None` between frames, and for a body read
+    /// and dropped: its recipient unknown (FILE-7) or gone (FILE-8). The decoder, not this
+    /// field, says which bytes are body.
+    body: Option<R>,
     actions: VecDeque<Action<R>>,
 }
 
@@ -91,15 +85,9 @@ impl<R: Clone> Session<R> {
         self.readings
     }
 
-    /// Whether the body now arriving is being discarded (FILE-7, FILE-8).
-    #[cfg_attr(not(feature = "faults"), allow(dead_code))]
-    pub fn discarding(&self) -> bool {
-        matches!(self.body, Some(BodySink::Discard))
-    }
-
     /// Whether a relayed body is on its way to a recipient.
     pub fn relaying(&self) -> bool {
-        matches!(self.body, Some(BodySink::Forward(_)))
+        self.body.is_some()
     }
 
     /// Forgets the body in progress: the decoder will not deliver it (fault injection), or
@@ -305,15 +293,13 @@ impl<R: Clone> Session<R> {
     ) {
         let to = header.name;
         let relay = header.is_relay();
+        // Its body, if any, is read and dropped: the decoder frames it, nothing forwards it.
         let unknown = |session: &mut Self| {
             session.complain(
                 Reason::UnknownRecipient,
                 &format!("{to} is not connected"),
                 "FILE-7",
             );
-            if relay && header.size > 0 {
-                session.body = Some(BodySink::Discard);
-            }
         };
         if !dir.is_connected(&to) {
             return unknown(self);
@@ -343,7 +329,7 @@ impl<R: Clone> Session<R> {
         };
         if relay {
             match dir.open_relay(&to, bytes, header.size) {
-                Some(body) if header.size > 0 => self.body = Some(BodySink::Forward(body)),
+                Some(body) if header.size > 0 => self.body = Some(body),
                 Some(_) => {}
                 None => return unknown(self),
             }
@@ -382,7 +368,7 @@ impl<R: Clone> Session<R> {
     }
 
     fn on_body(&mut self, data: Bytes, remaining: u64) {
-        if let Some(BodySink::Forward(relay)) = &self.body {
+        if let Some(relay) = &self.body {
             self.actions.push_back(Action::Forward(relay.clone(), data));
         }
         if remaining == 0 {
@@ -396,8 +382,7 @@ impl<R: Clone> Session<R> {
             "the recipient disconnected during the transfer; the rest of the body is discarded",
             "FILE-8",
         );
-        if self.body.is_some() {
-            self.body = Some(BodySink::Discard);
-        }
+        // The rest of the body is read and dropped.
+        self.body = None;
     }
 }
