@@ -91,8 +91,10 @@ impl DecodeError {
     }
 }
 
+/// Where a decoder is in its stream (both profiles): before the login, between frames, or
+/// inside a relayed body with `remaining` bytes to come.
 #[derive(Clone, Copy, Debug)]
-enum State {
+pub(crate) enum State {
     Login,
     Frames,
     Body { remaining: u64 },

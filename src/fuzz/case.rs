@@ -83,6 +83,14 @@ pub struct Case {
 }
 
 impl Case {
+    /// The connection of each `Connect` action, in the order the case opens them.
+    pub fn connects(&self) -> impl Iterator<Item = u8> + '_ {
+        self.actions.iter().filter_map(|a| match a {
+            Action::Connect { conn } => Some(*conn),
+            _ => None,
+        })
+    }
+
     /// Connections the case opens.
     pub fn connections(&self) -> usize {
         self.actions

@@ -75,14 +75,7 @@ pub(crate) async fn shrink(
 /// Step 1: whole connections, the last opened first. Whether one was dropped.
 async fn drop_connections(s: &mut Shrinker<'_>, best: &mut Case) -> bool {
     let mut progress = false;
-    let conns: Vec<u8> = best
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Connect { conn } => Some(*conn),
-            _ => None,
-        })
-        .collect();
+    let conns: Vec<u8> = best.connects().collect();
     for conn in conns.into_iter().rev() {
         let kept: Vec<Action> = best
             .actions

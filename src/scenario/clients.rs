@@ -37,18 +37,22 @@ impl Clients {
         }
     }
 
+    /// The bytes a reference stands for: a declared client's wire name, else the reference
+    /// itself as a literal name; a group is refused (it is not one name).
+    fn wire_bytes(&self, name: &str) -> Result<Vec<u8>, String> {
+        match self.wire.get(name) {
+            Some(w) => Ok(w.clone()),
+            None if self.groups.contains_key(name) => Err(format!(
+                "\"{name}\" is a group; name one member (\"{name}.0\")"
+            )),
+            None => Ok(name.as_bytes().to_vec()),
+        }
+    }
+
     /// The wire name of a reference as a name of 1 to 4 bytes (LEG-1): a declared client's,
     /// or a literal name.
     pub fn wire_name(&self, name: &str) -> Result<msrp_reference::Name, String> {
-        let bytes = match self.wire.get(name) {
-            Some(w) => w.clone(),
-            None if self.groups.contains_key(name) => {
-                return Err(format!(
-                    "\"{name}\" is a group; name one member (\"{name}.0\")"
-                ))
-            }
-            None => name.as_bytes().to_vec(),
-        };
+        let bytes = self.wire_bytes(name)?;
         msrp_reference::Name::from_slice(&bytes).ok_or_else(|| {
             format!(
                 "\"{name}\" is neither a declared client nor a name of 1 to 4 bytes ({} bytes)",
@@ -60,15 +64,7 @@ impl Clients {
     /// The wire name of a reference: a declared client's, or a literal 4-byte name (for
     /// addressing names nobody has).
     pub fn wire_of(&self, name: &str) -> Result<[u8; 4], String> {
-        let bytes = match self.wire.get(name) {
-            Some(w) => w.clone(),
-            None if self.groups.contains_key(name) => {
-                return Err(format!(
-                    "\"{name}\" is a group; name one member (\"{name}.0\")"
-                ))
-            }
-            None => name.as_bytes().to_vec(),
-        };
+        let bytes = self.wire_bytes(name)?;
         bytes.try_into().map_err(|b: Vec<u8>| {
             format!(
                 "\"{name}\" is neither a declared client nor a 4-byte name ({} bytes)",

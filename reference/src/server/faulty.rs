@@ -70,8 +70,10 @@ impl Directory for FaultyDirectory {
 
     fn deliver(&self, to: &Name, frame: Bytes) -> bool {
         let delivered = self.inner.deliver(to, frame);
-        if let Some((held_to, held)) = self.release.borrow_mut().take() {
-            self.inner.deliver(&held_to, held.to_bytes());
+        if self.is(Fault::SwapsMessagePairs) {
+            if let Some((held_to, held)) = self.release.borrow_mut().take() {
+                self.inner.deliver(&held_to, held.to_bytes());
+            }
         }
         delivered
     }

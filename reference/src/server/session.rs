@@ -149,6 +149,7 @@ async fn serve(conn: &mut Conn, reader: &mut FrameReader) -> End {
     };
     let mut event = first;
     loop {
+        #[cfg(feature = "faults")]
         let relay_body = matches!(&event, Event::Frame(crate::frame::Frame::File(h)) if h.is_relay() && h.size > 0);
         match conn.step(event).await {
             Some(End::Abandoned) => {
@@ -166,7 +167,6 @@ async fn serve(conn: &mut Conn, reader: &mut FrameReader) -> End {
                 reader.decoder_mut().abandon_body();
             }
         }
-        let _ = relay_body;
         // A client that keeps its socket full never makes this loop wait for I/O; without
         // yielding, its own writer (and every task queued behind it on this worker) would
         // starve, and a kill (DEC-8) would never be noticed.

@@ -13,14 +13,7 @@ fn client(conn: u8) -> (String, String) {
 /// Appends the `clients:` and `steps:` of `case` to `y`, ending with `expect_alive`.
 pub(super) fn raw_steps(y: &mut String, case: &Case) {
     let _ = writeln!(y, "clients:");
-    let mut conns: Vec<u8> = case
-        .actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Connect { conn } => Some(*conn),
-            _ => None,
-        })
-        .collect();
+    let mut conns: Vec<u8> = case.connects().collect();
     conns.sort_unstable();
     conns.dedup();
     for c in &conns {

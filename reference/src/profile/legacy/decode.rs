@@ -7,17 +7,10 @@ use super::fields::{
     err, field_name, parse_file_fields, strip_trailer, text_of, unit_end, until_nul,
 };
 use super::READ_SIZE;
-use crate::decode::{DecodeError, Decoded, Direction, Limits};
+use crate::decode::{DecodeError, Decoded, Direction, Limits, State};
 use crate::frame::{Frame, Name, Reason, MAX_FILENAME, OP_ACK, OP_ERROR, OP_FILE, OP_LIST, OP_MSG};
 use crate::list::HEADER;
 use crate::text::escape_bytes;
-
-#[derive(Clone, Copy, Debug)]
-enum State {
-    Login,
-    Frames,
-    Body { remaining: u64 },
-}
 
 /// Incremental decoder of the legacy dialect for one direction of one connection.
 #[derive(Clone, Debug)]
